@@ -1,0 +1,64 @@
+//! The HTML shell, the router and the routes: what the server renders and the browser hydrates.
+
+use leptos::prelude::*;
+use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Redirect, Route, Router, Routes},
+};
+
+use crate::ui::{
+    layout::AppLayout,
+    pages::{exports::ExportsPage, not_found::NotFound},
+};
+
+/// The page around the app, rendered only on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application: its routes, stylesheet and favicon.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    mark_hydrated();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/data-exports.css" />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Meta name="description" content="Asynchronous, audited data exports of your organisation's records." />
+        <Title formatter=|page: String| format!("{page} · Exports") />
+        <Router>
+            <AppLayout>
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=|| view! { <Redirect path="/settings/exports" /> } />
+                    <Route path=(StaticSegment("settings"), StaticSegment("exports")) view=ExportsPage />
+                </Routes>
+            </AppLayout>
+        </Router>
+    }
+}
+
+/// Sets `data-hydrated` on `<html>` once the WASM bundle runs, so that browser tests (and CSS)
+/// can tell a live page from its server-rendered HTML. Effects never run on the server.
+fn mark_hydrated() {
+    Effect::new(|_| {
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
+}

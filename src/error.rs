@@ -1,0 +1,109 @@
+//! The app's one error type: what server functions return and what the client shows.
+//!
+//! Every variant carries only text that is safe to show a user. Internal causes (SQL errors,
+//! I/O errors, panics) are logged on the server and reach the client as [`AppError::Internal`],
+//! never verbatim.
+
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+
+/// An error a user can be shown, with a stable machine-readable code and an HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum AppError {
+    /// No valid session.
+    #[error("Please sign in to continue.")]
+    Unauthenticated,
+    /// Signed in, but without the permission the action needs.
+    #[error("You do not have permission to do this ({permission}).")]
+    Forbidden { permission: String },
+    /// Missing, or belonging to another organisation: the two are indistinguishable on purpose.
+    #[error("Not found.")]
+    NotFound,
+    /// One field of the input is invalid; `field` names it so the form can show it beside it.
+    #[error("{message}")]
+    Validation { field: String, message: String },
+    /// The request itself is malformed (bad encoding, missing or mistyped arguments).
+    #[error("The request was malformed: {message}")]
+    BadRequest { message: String },
+    /// Too many attempts or requests; try again later.
+    #[error("{message}")]
+    RateLimited { message: String },
+    /// The server could not be reached, or its answer could not be read (client side only).
+    #[error("The server could not be reached. Check your connection and try again.")]
+    Unreachable,
+    /// Anything else. Details are in the server log, keyed by nothing the client can see.
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+}
+
+impl AppError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Unauthenticated => 401,
+            AppError::Forbidden { .. } => 403,
+            AppError::NotFound => 404,
+            AppError::Validation { .. } | AppError::BadRequest { .. } => 400,
+            AppError::RateLimited { .. } => 429,
+            AppError::Unreachable => 503,
+            AppError::Internal => 500,
+        }
+    }
+
+    /// A validation error on `field`.
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            // The server could not decode what the client sent.
+            ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
+                AppError::BadRequest { message }
+            }
+            // The client could not reach the server or read its answer.
+            ServerFnErrorErr::Request(_)
+            | ServerFnErrorErr::Deserialization(_)
+            | ServerFnErrorErr::Response(_) => AppError::Unreachable,
+            // Everything else is a fault on our side; its text is not for the client.
+            _ => AppError::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialises_with_a_stable_code_and_no_internal_detail() {
+        let json = serde_json::to_value(AppError::Internal).unwrap();
+        assert_eq!(json, serde_json::json!({ "code": "internal" }));
+
+        let json = serde_json::to_value(AppError::validation("export_format", "Pick a format.")).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({ "code": "validation", "field": "export_format", "message": "Pick a format." })
+        );
+    }
+
+    #[test]
+    fn malformed_arguments_are_a_bad_request_not_a_server_fault() {
+        let err = AppError::from_server_fn_error(ServerFnErrorErr::Args("missing field `id`".into()));
+        assert_eq!(err.status(), 400);
+        let err = AppError::from_server_fn_error(ServerFnErrorErr::ServerError("pool timed out".into()));
+        assert_eq!(err, AppError::Internal);
+        assert!(!err.to_string().contains("pool"));
+    }
+}

@@ -1,0 +1,28 @@
+//! Exports: asynchronous, audited data exports for behavioural-health organisations.
+//!
+//! A guided tour of the modules:
+//! - [`app`]: the HTML shell, the router and its routes — what both server and browser render.
+//! - [`ui`]: pages and components (the Data Exports page lives in `ui::pages::exports`).
+//! - [`error`]: the app's one error type, shared by server functions and the client.
+//! - `config` (server): one typed configuration read from `Leptos.toml` and the environment.
+//! - `server` (server): the axum router, health check, logging and graceful shutdown.
+//! - `cli` (server): the binary's subcommands.
+
+pub mod app;
+pub mod error;
+pub mod ui;
+
+#[cfg(feature = "ssr")]
+pub mod cli;
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// Browser entry point: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,4 @@
+//! Everything the user sees: the page layout, the pages and their components.
+
+pub mod layout;
+pub mod pages;

@@ -1,0 +1,4 @@
+//! One module per route.
+
+pub mod exports;
+pub mod not_found;
