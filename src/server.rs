@@ -66,37 +66,30 @@ async fn healthz() -> Json<serde_json::Value> {
 
 /// Binds the configured address and serves until SIGINT or SIGTERM, then drains open requests.
 pub async fn serve(config: Config) -> std::io::Result<()> {
+    let shutdown = shutdown_signal()?;
     let addr = config.leptos_options.site_addr;
     let state = AppState::new(config);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local: SocketAddr = listener.local_addr()?;
     tracing::info!("listening on http://{local}");
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await?;
     tracing::info!("shut down cleanly");
     Ok(())
 }
 
-/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Installs the SIGINT and SIGTERM handlers now, so that a signal arriving the moment after
+/// start-up is not lost, and returns a future that resolves on the first of them.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown signal received; finishing open requests");
+        tracing::info!("shutdown signal received; finishing open requests");
+    })
 }
