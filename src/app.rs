@@ -9,7 +9,8 @@ use leptos_router::{
 
 use crate::ui::{
     layout::AppLayout,
-    pages::{exports::ExportsPage, not_found::NotFound},
+    pages::{exports::ExportsPage, login::LoginPage, not_found::NotFound},
+    session::provide_session,
 };
 
 /// The page around the app, rendered only on the server.
@@ -35,6 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_session();
     mark_hydrated();
 
     view! {
@@ -46,6 +48,7 @@ pub fn App() -> impl IntoView {
             <AppLayout>
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=|| view! { <Redirect path="/settings/exports" /> } />
+                    <Route path=StaticSegment("login") view=LoginPage />
                     <Route path=(StaticSegment("settings"), StaticSegment("exports")) view=ExportsPage />
                 </Routes>
             </AppLayout>

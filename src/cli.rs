@@ -1,11 +1,11 @@
-//! The binary's command line: `serve` (the default) and, as the product grows, its other tools.
+//! The binary's command line: `serve` (the default), `migrate`, `seed`, and `user` administration.
 
-use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Instant};
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::{EnvFilter, fmt};
 
-use crate::config::Config;
+use crate::{auth::accounts, config::Config, seed, server::AppState};
 
 #[derive(Debug, Parser)]
 #[command(name = "data-exports", version, about = "Asynchronous, audited data exports")]
@@ -21,6 +21,50 @@ struct Cli {
 enum Command {
     /// Serve the web app (the default).
     Serve,
+    /// Apply database migrations, then exit.
+    Migrate,
+    /// Seed data.
+    Seed(SeedArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Args)]
+struct SeedArgs {
+    /// The two demo organisations with their users (password "demo-password") and records.
+    #[arg(long, required = true)]
+    demo: bool,
+    /// Appointments per organisation (clients, staff, encounters and claims scale with it).
+    #[arg(long, default_value_t = seed::DEFAULT_SCALE)]
+    scale: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user (or reset an existing user's name and password). Reads the password from stdin.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Also make the user a member of this organisation (created if missing)…
+        #[arg(long)]
+        org: Option<String>,
+        /// …with this role (org_admin, finance_admin, staff); omit for no permission.
+        #[arg(long, requires = "org")]
+        role: Option<String>,
+    },
+    /// Give a user a role in an organisation (creates the membership if needed).
+    Grant {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        org: String,
+        /// org_admin, finance_admin or staff; omit for a membership with no permission.
+        #[arg(long)]
+        role: Option<String>,
+    },
 }
 
 /// Parses the command line, runs the command, and turns any failure into a message and exit code 1.
@@ -37,11 +81,93 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+fn run(cli: Cli) -> CliResult {
     let config = Config::load(&cli.config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => runtime.block_on(crate::server::serve(config))?,
+    runtime.block_on(async move {
+        let seed_demo = config.seed_demo;
+        let state = AppState::connect(config).await?;
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => {
+                if seed_demo && seed::is_empty(&state.db).await? {
+                    seed_demo_and_print(&state, seed::DEFAULT_SCALE).await?;
+                }
+                crate::server::serve(state).await?;
+            }
+            Command::Migrate => println!("database is up to date ({})", state.db.backend()),
+            Command::Seed(args) => {
+                if state.config.production() {
+                    return Err(
+                        "the demo (with its published password) is never seeded in production".into(),
+                    );
+                }
+                let _ = args.demo;
+                seed_demo_and_print(&state, args.scale).await?;
+            }
+            Command::User(command) => user(&state, command).await?,
+        }
+        Ok(())
+    })
+}
+
+async fn seed_demo_and_print(state: &AppState, scale: u64) -> CliResult {
+    let started = Instant::now();
+    let report = seed::demo(&state.db, scale).await?;
+    println!(
+        "seeded {} organisation(s), {} rows, in {:.1}s ({})",
+        report.organizations_seeded,
+        report.rows,
+        started.elapsed().as_secs_f64(),
+        state.db.backend()
+    );
+    println!("demo logins (password: {}):", seed::DEMO_PASSWORD);
+    for (email, role) in &report.logins {
+        println!("  {email:<22} {}", role.unwrap_or("no role"));
+    }
+    Ok(())
+}
+
+async fn user(state: &AppState, command: UserCommand) -> CliResult {
+    let db = &state.db;
+    match command {
+        UserCommand::Add {
+            email,
+            name,
+            org,
+            role,
+        } => {
+            let mut password = String::new();
+            if std::io::stdin().is_terminal() {
+                eprint!("password for {email}: ");
+            }
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let user_id = accounts::upsert_user(db, &email, &name, password).await?;
+            println!("user {email} ready");
+            if let Some(org) = org {
+                let organization_id = accounts::ensure_organization(db, &org).await?;
+                accounts::grant(db, user_id, organization_id, role.as_deref()).await?;
+                println!(
+                    "{email} is a member of {org} ({})",
+                    role.as_deref().unwrap_or("no role")
+                );
+            }
+        }
+        UserCommand::Grant { email, org, role } => {
+            let user_id = accounts::find_user(db, &email)
+                .await?
+                .ok_or_else(|| format!("no user {email}"))?;
+            let organization_id = accounts::find_organization(db, &org)
+                .await?
+                .ok_or_else(|| format!("no organisation {org}"))?;
+            accounts::grant(db, user_id, organization_id, role.as_deref()).await?;
+            println!(
+                "{email} is a member of {org} ({})",
+                role.as_deref().unwrap_or("no role")
+            );
+        }
     }
     Ok(())
 }

@@ -4,7 +4,11 @@
 //! and are overridden by the standard `LEPTOS_*` variables. The app's keys live under `[app]`
 //! and are overridden by the variables named beside each field.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::Duration,
+};
 
 use leptos::config::{Env, LeptosOptions, get_config_from_str};
 use serde::Deserialize;
@@ -16,6 +20,21 @@ pub struct Config {
     pub leptos_options: LeptosOptions,
     /// Where the embedded default keeps its files. Env: `DATA_DIR`.
     pub data_dir: PathBuf,
+    /// `sqlite:…` or `postgres://…`; defaults to `sqlite://<data_dir>/exports.db`. Env: `DATABASE_URL`.
+    pub database_url: String,
+    /// Connections per process. Env: `DATABASE_MAX_CONNECTIONS`.
+    pub database_max_connections: u32,
+    /// A session ends after this long without a request. Env: `SESSION_IDLE_TIMEOUT_SECS`.
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after sign-in, however active. Env: `SESSION_ABSOLUTE_TIMEOUT_SECS`.
+    pub session_absolute_timeout: Duration,
+    /// Mark cookies `Secure` (default: in production). Requests arriving as https through a
+    /// proxy (`X-Forwarded-Proto: https`) get `Secure` cookies regardless. Env: `SECURE_COOKIES`.
+    pub secure_cookies: bool,
+    /// Trust `X-Forwarded-For` for the client address (only behind your own proxy). Env: `TRUST_PROXY`.
+    pub trust_proxy: bool,
+    /// Seed the demo organisations into an empty database at start (never in production). Env: `SEED_DEMO`.
+    pub seed_demo: bool,
 }
 
 /// A configuration that cannot be used, with a message that says which key and why.
@@ -34,6 +53,13 @@ pub enum ConfigError {
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 struct AppSection {
     data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    database_max_connections: Option<u32>,
+    session_idle_timeout_secs: Option<u64>,
+    session_absolute_timeout_secs: Option<u64>,
+    secure_cookies: Option<bool>,
+    trust_proxy: Option<bool>,
+    seed_demo: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -66,9 +92,10 @@ impl Config {
         let file: FileLayout = toml::from_str(text).map_err(|e| parse_error(e.message().to_owned()))?;
         let leptos_options = get_config_from_str(text).map_err(|e| parse_error(e.to_string()))?;
 
+        let app = file.app;
         let data_dir = env("DATA_DIR")
             .map(PathBuf::from)
-            .or(file.app.data_dir)
+            .or(app.data_dir)
             .unwrap_or_else(|| PathBuf::from("data"));
         if data_dir.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {
@@ -77,15 +104,89 @@ impl Config {
             });
         }
 
+        let production = matches!(leptos_options.env, Env::PROD);
+        let database_url = match env("DATABASE_URL").or(app.database_url) {
+            Some(url) => url,
+            None => format!("sqlite://{}", data_dir.join("exports.db").display()),
+        };
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid {
+                key: "DATABASE_URL",
+                message: "must start with sqlite: or postgres://".into(),
+            });
+        }
+        let database_max_connections =
+            parse(&env, "DATABASE_MAX_CONNECTIONS", app.database_max_connections)?.unwrap_or(10);
+        if database_max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                key: "DATABASE_MAX_CONNECTIONS",
+                message: "must be at least 1".into(),
+            });
+        }
+        let seconds = |key, file_value, default| -> Result<Duration, ConfigError> {
+            let value = parse(&env, key, file_value)?.unwrap_or(default);
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "must be at least 1 second".into(),
+                });
+            }
+            Ok(Duration::from_secs(value))
+        };
+        let session_idle_timeout = seconds(
+            "SESSION_IDLE_TIMEOUT_SECS",
+            app.session_idle_timeout_secs,
+            30 * 60,
+        )?;
+        let session_absolute_timeout = seconds(
+            "SESSION_ABSOLUTE_TIMEOUT_SECS",
+            app.session_absolute_timeout_secs,
+            12 * 60 * 60,
+        )?;
+        let secure_cookies = parse(&env, "SECURE_COOKIES", app.secure_cookies)?.unwrap_or(production);
+        let trust_proxy = parse(&env, "TRUST_PROXY", app.trust_proxy)?.unwrap_or(false);
+        let seed_demo = parse(&env, "SEED_DEMO", app.seed_demo)?.unwrap_or(false);
+        if seed_demo && production {
+            return Err(ConfigError::Invalid {
+                key: "SEED_DEMO",
+                message: "the demo (with its published password) is never seeded in production".into(),
+            });
+        }
+
         Ok(Config {
             leptos_options,
             data_dir,
+            database_url,
+            database_max_connections,
+            session_idle_timeout,
+            session_absolute_timeout,
+            secure_cookies,
+            trust_proxy,
+            seed_demo,
         })
     }
 
     /// Production mode (`LEPTOS_ENV=PROD`): no demo data, no generated secrets.
     pub fn production(&self) -> bool {
         matches!(self.leptos_options.env, Env::PROD)
+    }
+}
+
+/// The environment's value for `key` if set (parsed), else the file's.
+fn parse<T: FromStr>(
+    env: &impl Fn(&str) -> Option<String>,
+    key: &'static str,
+    file_value: Option<T>,
+) -> Result<Option<T>, ConfigError> {
+    match env(key) {
+        Some(text) => text.trim().parse().map(Some).map_err(|_| ConfigError::Invalid {
+            key,
+            message: format!("cannot read {text:?} as a {}", std::any::type_name::<T>()),
+        }),
+        None => Ok(file_value),
     }
 }
 
@@ -136,5 +237,35 @@ env = "DEV"
 
         let message = load(FILE, &[("DATA_DIR", "")]).unwrap_err().to_string();
         assert!(message.contains("DATA_DIR"), "{message}");
+
+        let message = load(FILE, &[("DATABASE_URL", "mysql://x")])
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("DATABASE_URL"), "{message}");
+
+        let message = load(FILE, &[("SESSION_IDLE_TIMEOUT_SECS", "soon")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("SESSION_IDLE_TIMEOUT_SECS") && message.contains("soon"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn defaults_to_an_sqlite_file_in_the_data_dir() {
+        let config = load(FILE, &[]).unwrap();
+        assert_eq!(config.database_url, "sqlite://var/exports/exports.db");
+        assert_eq!(config.session_idle_timeout, Duration::from_secs(1800));
+        assert!(!config.secure_cookies);
+    }
+
+    #[test]
+    fn production_refuses_the_demo_seed() {
+        let text = FILE.replace("env = \"DEV\"", "env = \"PROD\"");
+        let config = load(&text, &[]).unwrap();
+        assert!(config.production() && config.secure_cookies);
+        let message = load(&text, &[("SEED_DEMO", "true")]).unwrap_err().to_string();
+        assert!(message.contains("SEED_DEMO"), "{message}");
     }
 }

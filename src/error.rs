@@ -17,6 +17,12 @@ pub enum AppError {
     /// No valid session.
     #[error("Please sign in to continue.")]
     Unauthenticated,
+    /// Wrong email or password (deliberately not saying which).
+    #[error("The email or password is incorrect.")]
+    InvalidCredentials,
+    /// A state-changing request from another site.
+    #[error("Cross-site requests are not accepted.")]
+    CrossSite,
     /// Signed in, but without the permission the action needs.
     #[error("You do not have permission to do this ({permission}).")]
     Forbidden { permission: String },
@@ -44,8 +50,8 @@ impl AppError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> u16 {
         match self {
-            AppError::Unauthenticated => 401,
-            AppError::Forbidden { .. } => 403,
+            AppError::Unauthenticated | AppError::InvalidCredentials => 401,
+            AppError::Forbidden { .. } | AppError::CrossSite => 403,
             AppError::NotFound => 404,
             AppError::Validation { .. } | AppError::BadRequest { .. } => 400,
             AppError::RateLimited { .. } => 429,
@@ -60,6 +66,40 @@ impl AppError {
             field: field.into(),
             message: message.into(),
         }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl AppError {
+    /// Logs an internal failure (its text may hold anything, so it goes to the server log only)
+    /// and returns the opaque [`AppError::Internal`].
+    pub fn internal(context: &str, error: impl std::fmt::Display) -> Self {
+        tracing::error!(%error, "{context}");
+        AppError::Internal
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    /// Database messages can quote row values (a duplicate key's email, say), so only the
+    /// error's code and constraint are logged.
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) => AppError::internal(
+                "database error",
+                format_args!("code={:?} constraint={:?}", db.code(), db.constraint()),
+            ),
+            other => AppError::internal("database error", other),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        let status =
+            http::StatusCode::from_u16(self.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(self)).into_response()
     }
 }
 

@@ -4,18 +4,32 @@
 //! - [`app`]: the HTML shell, the router and its routes — what both server and browser render.
 //! - [`ui`]: pages and components (the Data Exports page lives in `ui::pages::exports`).
 //! - [`error`]: the app's one error type, shared by server functions and the client.
+//! - [`auth`]: permissions, the signed-in user, sign-in/out; server side: sessions, passwords,
+//!   throttling and the guard every server function calls.
+//! - [`records`]: the organisation's records and the PHI/PII class of every column.
+//! - `db` (server): SQLite or Postgres pool and migrations.
+//! - `audit` (server): the append-only audit log.
+//! - `seed` (server): demo organisations, users and synthetic records.
 //! - `config` (server): one typed configuration read from `Leptos.toml` and the environment.
 //! - `server` (server): the axum router, health check, logging and graceful shutdown.
 //! - `cli` (server): the binary's subcommands.
 
 pub mod app;
+pub mod auth;
 pub mod error;
+pub mod records;
 pub mod ui;
 
+#[cfg(feature = "ssr")]
+pub mod audit;
 #[cfg(feature = "ssr")]
 pub mod cli;
 #[cfg(feature = "ssr")]
 pub mod config;
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod seed;
 #[cfg(feature = "ssr")]
 pub mod server;
 

@@ -27,7 +27,9 @@ async fn serves_the_exports_page_with_the_hydration_script() {
     let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
     assert!(content_type.starts_with("text/html"), "{content_type}");
     let html = response.text().await.unwrap();
-    assert!(html.contains("<h1>Data Exports</h1>"), "{html}");
+    assert!(html.contains("<title>Data Exports · Exports</title>"), "{html}");
+    // Nobody is signed in: the page's gate asks for it, and no data is rendered.
+    assert!(html.contains("Please sign in"), "{html}");
     assert!(
         html.contains("/pkg/data-exports.js"),
         "no hydration script in {html}"

@@ -1,15 +1,15 @@
 // The app shell: the Data Exports page renders on the server and comes alive when hydrated.
 import { expect, test } from "@playwright/test";
-
-const hydrated = (name: string) => name === "hydrated";
+import { hydrated, signIn } from "./helpers";
 
 test("the root redirects to the Data Exports page", async ({ page }) => {
   await page.goto("/");
   await expect(page).toHaveURL(/\/settings\/exports$/);
-  await expect(page.getByRole("heading", { level: 1, name: "Data Exports" })).toBeVisible();
+  await expect(page).toHaveTitle("Data Exports · Exports");
 });
 
-test("the server-rendered page stands on its own", async ({ page }) => {
+test("the server-rendered page stands on its own", async ({ page }, info) => {
+  await signIn(page, "admin@acme.test", info);
   const response = await page.goto("/settings/exports");
   expect(response?.status()).toBe(200);
   await expect(page).toHaveTitle("Data Exports · Exports");
@@ -20,14 +20,14 @@ test("the server-rendered page stands on its own", async ({ page }) => {
 });
 
 test("the page hydrates: its buttons work only once the WASM bundle runs", async ({ page }, info) => {
-  test.skip(!hydrated(info.project.name), "needs JavaScript");
+  test.skip(!hydrated(info), "needs JavaScript");
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(error.message));
   page.on("console", (message) => {
     if (message.type() === "error") errors.push(message.text());
   });
 
-  await page.goto("/settings/exports");
+  await signIn(page, "staff@acme.test", info);
   await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
   const help = page.locator("#exports-help");
   const toggle = page.getByRole("button", { name: "How exports work" });
@@ -39,8 +39,8 @@ test("the page hydrates: its buttons work only once the WASM bundle runs", async
 });
 
 test("without JavaScript nothing hydrates and the button is inert", async ({ page }, info) => {
-  test.skip(hydrated(info.project.name), "only meaningful without JavaScript");
-  await page.goto("/settings/exports");
+  test.skip(hydrated(info), "only meaningful without JavaScript");
+  await signIn(page, "staff@acme.test", info);
   await page.getByRole("button", { name: "How exports work" }).click();
   await expect(page.locator("#exports-help")).toBeHidden();
   await expect(page.locator("html")).not.toHaveAttribute("data-hydrated", "true");

@@ -1,8 +1,10 @@
-//! The frame around every page: the top bar and the main content area.
+//! The frame around every page: the top bar (with the signed-in user) and the main content area.
 
 use leptos::prelude::*;
 
-/// Top bar with the product name, then the routed page.
+use crate::ui::session::use_session;
+
+/// Top bar with the product name and the user menu, then the routed page.
 #[component]
 pub fn AppLayout(children: Children) -> impl IntoView {
     view! {
@@ -11,7 +13,33 @@ pub fn AppLayout(children: Children) -> impl IntoView {
                 <span class="brand-mark" aria-hidden="true">"⇪"</span>
                 "Exports"
             </a>
+            <UserMenu />
         </header>
         <main class="content">{children()}</main>
+    }
+}
+
+/// Who is signed in, in which organisation, and a sign-out button.
+#[component]
+fn UserMenu() -> impl IntoView {
+    let session = use_session();
+    view! {
+        <div class="user-menu">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match session.user.await {
+                        Ok(Some(user)) => view! {
+                            <span class="user-name">{user.display_name}</span>
+                            <span class="user-org">{user.organization_name}</span>
+                            <ActionForm action=session.logout>
+                                <button type="submit" class="btn btn-secondary btn-small">"Sign out"</button>
+                            </ActionForm>
+                        }
+                            .into_any(),
+                        _ => view! { <a class="btn btn-secondary btn-small" href="/login">"Sign in"</a> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
     }
 }

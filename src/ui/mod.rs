@@ -1,4 +1,6 @@
 //! Everything the user sees: the page layout, the pages and their components.
 
+pub mod components;
 pub mod layout;
 pub mod pages;
+pub mod session;

@@ -74,8 +74,11 @@ impl TestServer {
         let line = server
             .wait_for_line("listening on http://", Duration::from_secs(60))
             .expect("the server never said where it listens");
-        let url = line[line.find("http://").unwrap()..].trim().to_owned();
-        server.base_url = strip_ansi(&url);
+        let url = line[line.find("http://").unwrap()..]
+            .split_whitespace()
+            .next()
+            .unwrap_or_default();
+        server.base_url = url.to_owned();
         server
     }
 
@@ -134,6 +137,222 @@ fn strip_ansi(line: &str) -> String {
             }
         } else {
             out.push(c);
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// In-process app on either database.
+
+use axum::{Router, body::Body};
+use data_exports::{config::Config, seed, server::AppState};
+use http::{HeaderMap, Request, StatusCode, header};
+use tower::ServiceExt;
+
+/// The two databases every database test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `sqlite` and `postgres` tests in a module named after each async test function,
+/// each calling it with its backend.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+/// A database URL for a brand-new, empty database on `backend`.
+pub async fn fresh_database_url(backend: Backend) -> String {
+    let name = format!("t{}", uuid::Uuid::new_v4().simple());
+    match backend {
+        Backend::Sqlite => {
+            let dir = scratch_dir(&format!("db-{name}"));
+            format!("sqlite://{}", dir.join("exports.db").display())
+        }
+        Backend::Postgres => {
+            let admin = std::env::var("TEST_POSTGRES_URL").expect(
+                "TEST_POSTGRES_URL is not set: run the tests through `make test`, which starts a Postgres for them",
+            );
+            let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                .await
+                .expect("connect to the test Postgres");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut connection)
+                .await
+                .expect("create test database");
+            let base = admin.rsplit_once('/').expect("URL with a database").0;
+            format!("{base}/{name}")
+        }
+    }
+}
+
+/// The configuration of `Leptos.toml` with `vars` as the environment.
+pub fn config_with(vars: &[(&str, &str)]) -> Config {
+    let text = include_str!("../../Leptos.toml");
+    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Config::from_toml(text, std::path::Path::new("Leptos.toml"), |key| {
+        vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    })
+    .expect("test configuration")
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The session token this response sets, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.strip_prefix("exports_session="))
+            .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+    }
+
+    pub fn set_cookie_header(&self) -> String {
+        self.headers
+            .get(header::SET_COOKIE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// The whole app in-process, on a fresh database of `backend`.
+pub struct TestApp {
+    pub state: AppState,
+    pub backend: Backend,
+    router: Router,
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> TestApp {
+        TestApp::with_env(backend, &[]).await
+    }
+
+    /// With extra configuration variables (`SESSION_IDLE_TIMEOUT_SECS`, …).
+    pub async fn with_env(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
+        let url = fresh_database_url(backend).await;
+        let mut all = vec![("DATABASE_URL", url.as_str()), ("DATABASE_MAX_CONNECTIONS", "4")];
+        all.extend_from_slice(vars);
+        let state = AppState::connect(config_with(&all))
+            .await
+            .expect("connect test database");
+        let router = data_exports::server::router(state.clone());
+        TestApp {
+            state,
+            backend,
+            router,
+        }
+    }
+
+    /// With the demo organisations and users, and a few records each.
+    pub async fn seeded(backend: Backend) -> TestApp {
+        let app = TestApp::new(backend).await;
+        seed::demo(&app.state.db, 30).await.expect("seed demo");
+        app
+    }
+
+    pub async fn request(&self, request: Request<Body>) -> TestResponse {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router never fails");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024)
+            .await
+            .expect("read body")
+            .to_vec();
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// POSTs a form to the server function at `/api/{endpoint}`, with the session `cookie`.
+    pub async fn call(&self, endpoint: &str, form: &[(&str, &str)], cookie: Option<&str>) -> TestResponse {
+        let body = form_encode(form);
+        let mut request = Request::post(format!("/api/{endpoint}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "127.0.0.1:3000");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, format!("exports_session={cookie}"));
+        }
+        self.request(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// Signs in and returns the session token; panics if sign-in fails.
+    pub async fn login(&self, email: &str) -> String {
+        let response = self
+            .call(
+                "login",
+                &[("email", email), ("password", seed::DEMO_PASSWORD)],
+                None,
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{email}: {}", response.text());
+        response.session_cookie().expect("a session cookie")
+    }
+
+    /// Rows of the audit log with this event name.
+    pub async fn audit_count(&self, event: &str) -> i64 {
+        data_exports::with_db!(&self.state.db, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM pf_audit_logs WHERE event = $1")
+                .bind(event)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        })
+    }
+}
+
+pub fn form_encode(form: &[(&str, &str)]) -> String {
+    form.iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            _ => out.push_str(&format!("%{byte:02X}")),
         }
     }
     out

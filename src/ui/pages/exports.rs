@@ -3,6 +3,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::{auth::Permission, ui::components::permission_gate::PermissionGate};
+
 /// The organisation's data exports.
 #[component]
 pub fn ExportsPage() -> impl IntoView {
@@ -10,6 +12,7 @@ pub fn ExportsPage() -> impl IntoView {
 
     view! {
         <Title text="Data Exports" />
+        <PermissionGate permission=Permission::ViewExports>
         <section class="page exports">
             <div class="page-header">
                 <div>
@@ -35,5 +38,6 @@ pub fn ExportsPage() -> impl IntoView {
                 </p>
             </div>
         </section>
+        </PermissionGate>
     }
 }

@@ -1,10 +1,14 @@
-//! The HTTP server: the axum router, the health check, request logging and graceful shutdown.
+//! The HTTP server: application state, the axum router, the health check, request logging and
+//! graceful shutdown.
+
+mod middleware;
 
 use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Json, Router,
     extract::{FromRef, Request},
+    middleware::from_fn,
     routing::get,
 };
 use leptos::prelude::*;
@@ -14,21 +18,43 @@ use tower_http::trace::TraceLayer;
 use crate::{
     app::{App, shell},
     config::Config,
+    db::{Db, redact_url},
+    error::AppError,
 };
 
 /// What every handler and server function can reach.
-#[derive(Clone, FromRef)]
+#[derive(Debug, Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
+    pub db: Db,
 }
 
 impl AppState {
-    pub fn new(config: Config) -> Self {
+    pub fn new(config: Config, db: Db) -> Self {
         AppState {
             leptos_options: config.leptos_options.clone(),
             config: Arc::new(config),
+            db,
         }
+    }
+
+    /// The state inside a server function or a server-side render.
+    pub fn from_context() -> Result<AppState, AppError> {
+        use_context::<AppState>()
+            .ok_or_else(|| AppError::internal("server function", "no AppState in context"))
+    }
+
+    /// Connects to the configured database and brings its schema up to date.
+    pub async fn connect(config: Config) -> Result<AppState, Box<dyn std::error::Error>> {
+        let url = &config.database_url;
+        let db = Db::connect(url, config.database_max_connections)
+            .await
+            .map_err(|e| format!("cannot connect to the database at {}: {e}", redact_url(url)))?;
+        db.migrate()
+            .await
+            .map_err(|e| format!("cannot migrate the database at {}: {e}", redact_url(url)))?;
+        Ok(AppState::new(config, db))
     }
 }
 
@@ -50,6 +76,8 @@ pub fn router(state: AppState) -> Router {
             },
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(from_fn(middleware::server_fn_error_status))
+        .layer(from_fn(middleware::reject_cross_site))
         .layer(
             // Log the method and path only: query strings may carry signatures.
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -65,16 +93,19 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 /// Binds the configured address and serves until SIGINT or SIGTERM, then drains open requests.
-pub async fn serve(config: Config) -> std::io::Result<()> {
+pub async fn serve(state: AppState) -> std::io::Result<()> {
     let shutdown = shutdown_signal()?;
-    let addr = config.leptos_options.site_addr;
-    let state = AppState::new(config);
+    let addr = state.config.leptos_options.site_addr;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local: SocketAddr = listener.local_addr()?;
-    tracing::info!("listening on http://{local}");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    tracing::info!(database = state.db.backend(), "listening on http://{local}");
+    axum::serve(
+        listener,
+        router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    state.db.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
 }

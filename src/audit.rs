@@ -1,0 +1,106 @@
+//! The audit log (`pf_audit_logs`): who did what, to what, in which organisation, and when.
+//! Append-only: this module only ever inserts, and the database refuses updates and deletes.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::db::{Db, now, with_db};
+
+/// What happened. The names are stable: reports and tests query them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditEvent {
+    LoginSucceeded,
+    LoginFailed,
+    LoginThrottled,
+    Logout,
+    AccessDenied,
+    ExportRequestCreated,
+    ExportRequestCompleted,
+    ExportRequestFailed,
+    ExportDownloaded,
+    ExportRequestDeleted,
+}
+
+impl AuditEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditEvent::LoginSucceeded => "login_succeeded",
+            AuditEvent::LoginFailed => "login_failed",
+            AuditEvent::LoginThrottled => "login_throttled",
+            AuditEvent::Logout => "logout",
+            AuditEvent::AccessDenied => "access_denied",
+            AuditEvent::ExportRequestCreated => "export_request_created",
+            AuditEvent::ExportRequestCompleted => "export_request_completed",
+            AuditEvent::ExportRequestFailed => "export_request_failed",
+            AuditEvent::ExportDownloaded => "export_downloaded",
+            AuditEvent::ExportRequestDeleted => "export_request_deleted",
+        }
+    }
+}
+
+/// One entry. Payloads carry ids, counts and settings — never PHI.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub organization_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub event: AuditEvent,
+    pub target_type: Option<&'static str>,
+    pub target_id: Option<String>,
+    pub payload: Value,
+}
+
+impl AuditEntry {
+    pub fn new(event: AuditEvent) -> Self {
+        AuditEntry {
+            organization_id: None,
+            actor_id: None,
+            event,
+            target_type: None,
+            target_id: None,
+            payload: Value::Object(Default::default()),
+        }
+    }
+
+    pub fn organization(mut self, id: Uuid) -> Self {
+        self.organization_id = Some(id);
+        self
+    }
+
+    pub fn actor(mut self, id: Uuid) -> Self {
+        self.actor_id = Some(id);
+        self
+    }
+
+    pub fn target(mut self, kind: &'static str, id: impl ToString) -> Self {
+        self.target_type = Some(kind);
+        self.target_id = Some(id.to_string());
+        self
+    }
+
+    pub fn payload(mut self, payload: Value) -> Self {
+        self.payload = payload;
+        self
+    }
+}
+
+/// Appends `entry` to the audit log.
+pub async fn record(db: &Db, entry: AuditEntry) -> Result<(), sqlx::Error> {
+    with_db!(db, pool => {
+        sqlx::query(
+            "INSERT INTO pf_audit_logs \
+             (organization_id, actor_id, event, target_type, target_id, payload, occurred_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(entry.organization_id)
+        .bind(entry.actor_id)
+        .bind(entry.event.as_str())
+        .bind(entry.target_type)
+        .bind(&entry.target_id)
+        .bind(sqlx::types::Json(&entry.payload))
+        .bind(now())
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected())
+    })?;
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! Sessions stored in the database (so every web process shares them) and the cookie that
+//! carries their token. Only the token's SHA-256 is stored.
+
+use std::time::Duration;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use http::{HeaderMap, HeaderValue, header};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::db::{Db, now, with_db};
+
+pub const COOKIE_NAME: &str = "exports_session";
+
+/// Skip rewriting `last_seen_at` more often than this: reads stay reads.
+const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// A live session row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub user_id: Uuid,
+    pub organization_id: Uuid,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Starts a session and returns its token (256 random bits, URL-safe base64).
+pub async fn create(
+    db: &Db,
+    user_id: Uuid,
+    organization_id: Uuid,
+    absolute_timeout: Duration,
+) -> Result<String, sqlx::Error> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let created = now();
+    let expires =
+        created + chrono::TimeDelta::from_std(absolute_timeout).unwrap_or(chrono::TimeDelta::hours(12));
+    with_db!(db, pool => {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, organization_id, created_at, last_seen_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $4, $5)",
+        )
+        .bind(token_hash(&token))
+        .bind(user_id)
+        .bind(organization_id)
+        .bind(created)
+        .bind(expires)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected())
+    })?;
+    Ok(token)
+}
+
+/// The session for `token` if it has neither passed its absolute expiry nor been idle too long;
+/// records the activity.
+pub async fn lookup(db: &Db, token: &str, idle_timeout: Duration) -> Result<Option<SessionRow>, sqlx::Error> {
+    let at = now();
+    let idle_since = at - chrono::TimeDelta::from_std(idle_timeout).unwrap_or(chrono::TimeDelta::minutes(30));
+    let hash = token_hash(token);
+    let row: Option<SessionRow> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT user_id, organization_id, last_seen_at FROM sessions \
+             WHERE token_hash = $1 AND expires_at > $2 AND last_seen_at > $3",
+        )
+        .bind(&hash)
+        .bind(at)
+        .bind(idle_since)
+        .fetch_optional(pool)
+        .await
+    })?;
+    if let Some(session) = &row
+        && at - session.last_seen_at > TOUCH_EVERY
+    {
+        with_db!(db, pool => {
+            sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
+                .bind(&hash)
+                .bind(at)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+    }
+    Ok(row)
+}
+
+/// Ends the session for `token` (a no-op if there is none).
+pub async fn destroy(db: &Db, token: &str) -> Result<(), sqlx::Error> {
+    with_db!(db, pool => {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash(token))
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Removes sessions past their absolute expiry; returns how many.
+pub async fn purge_expired(db: &Db) -> Result<u64, sqlx::Error> {
+    let result = with_db!(db, pool => {
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now())
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+    })?;
+    Ok(result)
+}
+
+/// The session token from the request's `Cookie` headers, if any.
+pub fn token_from(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| value.to_owned())
+        .filter(|value| !value.is_empty() && value.len() <= 128)
+}
+
+/// `Set-Cookie` for a new session: HttpOnly, SameSite=Lax, Secure when asked.
+pub fn cookie(token: &str, max_age: Duration, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let value = format!(
+        "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        max_age.as_secs()
+    );
+    HeaderValue::from_str(&value).expect("token is URL-safe base64")
+}
+
+/// `Set-Cookie` that removes the session cookie.
+pub fn clear_cookie(secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"
+    ))
+    .expect("static cookie")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_session_token_among_other_cookies() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("theme=dark; exports_session=abc-123; x=y"),
+        );
+        assert_eq!(token_from(&headers).as_deref(), Some("abc-123"));
+        headers.insert(header::COOKIE, HeaderValue::from_static("exports_sessionx=nope"));
+        assert_eq!(token_from(&headers), None);
+    }
+
+    #[test]
+    fn cookies_are_http_only_and_same_site() {
+        let value = cookie("tok", Duration::from_secs(60), true);
+        let value = value.to_str().unwrap();
+        assert!(value.contains("HttpOnly") && value.contains("SameSite=Lax") && value.contains("Secure"));
+        assert!(
+            !cookie("tok", Duration::from_secs(60), false)
+                .to_str()
+                .unwrap()
+                .contains("Secure")
+        );
+        assert!(clear_cookie(false).to_str().unwrap().contains("Max-Age=0"));
+    }
+}

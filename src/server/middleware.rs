@@ -1,0 +1,66 @@
+//! HTTP middleware: cross-site request rejection and HTTP statuses for server-function errors.
+
+use axum::{
+    body::{Body, to_bytes},
+    extract::Request,
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use http::{Method, StatusCode, header};
+
+use crate::error::AppError;
+
+/// Server-function error bodies are a few hundred bytes; anything larger is left alone.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Refuses state-changing requests that a browser marks as coming from another site.
+///
+/// Leptos server functions do no cross-site checks of their own, and none of ours changes state
+/// on GET. Browsers send `Sec-Fetch-Site` (modern) or `Origin` on every cross-site POST; clients
+/// that send neither (curl, tests) carry no ambient cookies to abuse.
+pub async fn reject_cross_site(request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) || is_same_origin(&request) {
+        next.run(request).await
+    } else {
+        tracing::warn!(method = %request.method(), path = %request.uri().path(), "cross-site request refused");
+        AppError::CrossSite.into_response()
+    }
+}
+
+fn is_same_origin(request: &Request) -> bool {
+    let headers = request.headers();
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return site == "same-origin" || site == "none";
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|host| host.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|origin| origin.split_once("://"))
+        .map(|(_, authority)| authority);
+    matches!((origin_host, host), (Some(origin), Some(host)) if origin.eq_ignore_ascii_case(host))
+}
+
+/// Server functions answer every error with 500; this gives each [`AppError`] its own status
+/// (400 for malformed arguments, 401, 403, 404, 429…), read from the error's `code`.
+pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response
+            .headers()
+            .contains_key(leptos::server_fn::error::SERVER_FN_ERROR_HEADER)
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_ERROR_BODY).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}

@@ -1,0 +1,34 @@
+//! The sign-in page at `/login`. A plain form, so it works before (and without) the WASM bundle.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::ui::session::use_session;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = use_session().login;
+    let error = move || login.value().get().and_then(Result::err);
+
+    view! {
+        <Title text="Sign in" />
+        <section class="auth-card">
+            <h1>"Sign in"</h1>
+            <p class="subtitle">"Use your organisation account."</p>
+            <ActionForm action=login>
+                <div class="field">
+                    <label for="email">"Email"</label>
+                    <input id="email" type="email" name="email" autocomplete="username" required />
+                </div>
+                <div class="field">
+                    <label for="password">"Password"</label>
+                    <input id="password" type="password" name="password" autocomplete="current-password" required />
+                </div>
+                {move || error().map(|error| view! { <p class="form-error" role="alert">{error.to_string()}</p> })}
+                <button type="submit" class="btn btn-primary btn-block" disabled=move || login.pending().get()>
+                    "Sign in"
+                </button>
+            </ActionForm>
+        </section>
+    }
+}

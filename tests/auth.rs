@@ -1,0 +1,504 @@
+//! Sign-in, sessions, the permission guard, cross-site rejection and organisation isolation,
+//! each on SQLite and on Postgres.
+
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use common::{Backend, TestApp};
+use data_exports::{
+    auth::{Permission, guard},
+    error::AppError,
+    seed::DEMO_PASSWORD,
+};
+use http::{Request, StatusCode, header};
+
+const ALL: [Permission; 3] = [
+    Permission::ViewExports,
+    Permission::CreateExports,
+    Permission::DeleteExports,
+];
+
+on_both_databases!(
+    each_demo_user_holds_exactly_their_roles_permissions,
+    sign_in_sets_an_http_only_same_site_cookie,
+    a_wrong_password_or_unknown_email_is_refused_alike,
+    failed_sign_ins_are_throttled_per_account,
+    failed_sign_ins_are_throttled_per_address,
+    signing_in_rotates_the_session,
+    signing_out_kills_the_session,
+    idle_sessions_expire,
+    sessions_expire_absolutely_however_active,
+    the_guard_answers_401_and_403_and_audits_denials,
+    a_user_sees_only_their_own_organisation,
+    malformed_requests_get_a_clear_400,
+    cross_site_state_changes_are_refused,
+    the_audit_log_is_append_only,
+    migrations_are_idempotent_and_the_demo_seed_is_deterministic,
+);
+
+async fn each_demo_user_holds_exactly_their_roles_permissions(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let expected: &[(&str, &str, &[&str])] = &[
+        (
+            "admin",
+            "org_admin",
+            &[
+                "pf.export_requests.create",
+                "pf.export_requests.delete",
+                "pf.export_requests.view",
+            ],
+        ),
+        (
+            "finance",
+            "finance_admin",
+            &["pf.export_requests.create", "pf.export_requests.view"],
+        ),
+        ("staff", "staff", &["pf.export_requests.view"]),
+        ("norole", "", &[]),
+    ];
+    for domain in ["acme.test", "globex.test"] {
+        for (local, role, permissions) in expected {
+            let email = format!("{local}@{domain}");
+            let cookie = app.login(&email).await;
+            let user = app.call("current_user", &[], Some(&cookie)).await.json();
+            assert_eq!(user["email"], email);
+            assert_eq!(user["role"].as_str().unwrap_or(""), *role, "{email}");
+            let held: Vec<&str> = user["permissions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap())
+                .collect();
+            assert_eq!(&held, permissions, "{email}");
+        }
+    }
+}
+
+async fn sign_in_sets_an_http_only_same_site_cookie(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let response = app
+        .call(
+            "login",
+            &[("email", "Admin@Acme.Test "), ("password", DEMO_PASSWORD)],
+            None,
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    let cookie = response.set_cookie_header();
+    assert!(cookie.starts_with("exports_session="), "{cookie}");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
+        assert!(cookie.contains(attribute), "{attribute} missing from {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain http in development: {cookie}");
+    assert_eq!(app.audit_count("login_succeeded").await, 1);
+
+    // Behind an https proxy the cookie is Secure.
+    let request = Request::post("/api/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("x-forwarded-proto", "https")
+        .body(Body::from(common::form_encode(&[
+            ("email", "admin@acme.test"),
+            ("password", DEMO_PASSWORD),
+        ])))
+        .unwrap();
+    let response = app.request(request).await;
+    assert!(
+        response.set_cookie_header().contains("Secure"),
+        "{}",
+        response.set_cookie_header()
+    );
+}
+
+async fn a_wrong_password_or_unknown_email_is_refused_alike(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let wrong = app
+        .call(
+            "login",
+            &[("email", "admin@acme.test"), ("password", "not-the-password")],
+            None,
+        )
+        .await;
+    let unknown = app
+        .call(
+            "login",
+            &[("email", "nobody@acme.test"), ("password", "whatever-it-is")],
+            None,
+        )
+        .await;
+    for response in [&wrong, &unknown] {
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(response.json()["code"], "invalid_credentials");
+        assert!(response.session_cookie().is_none());
+    }
+    assert_eq!(
+        wrong.body, unknown.body,
+        "the answer must not reveal which accounts exist"
+    );
+    assert_eq!(app.audit_count("login_failed").await, 2);
+
+    let empty = app
+        .call("login", &[("email", "admin@acme.test"), ("password", "")], None)
+        .await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    assert_eq!(empty.json()["field"], "password");
+}
+
+async fn failed_sign_ins_are_throttled_per_account(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    for _ in 0..data_exports::auth::throttle::PER_ACCOUNT {
+        let response = app
+            .call(
+                "login",
+                &[("email", "finance@acme.test"), ("password", "guess-guess-guess")],
+                None,
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    }
+    // Even the right password is refused now, with a clear message.
+    let response = app
+        .call(
+            "login",
+            &[("email", "finance@acme.test"), ("password", DEMO_PASSWORD)],
+            None,
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::TOO_MANY_REQUESTS);
+    let body = response.json();
+    assert_eq!(body["code"], "rate_limited");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Try again in 15 minutes"),
+        "{body}"
+    );
+    assert!(response.session_cookie().is_none());
+    assert_eq!(app.audit_count("login_throttled").await, 1);
+    // Other accounts are unaffected.
+    app.login("admin@acme.test").await;
+}
+
+async fn failed_sign_ins_are_throttled_per_address(backend: Backend) {
+    let app = TestApp::with_env(backend, &[("TRUST_PROXY", "true")]).await;
+    data_exports::seed::demo(&app.state.db, 10).await.unwrap();
+    let attempt = |email: String, address: &'static str, password: &'static str| {
+        let request = Request::post("/api/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("x-forwarded-for", address)
+            .body(Body::from(common::form_encode(&[
+                ("email", &email),
+                ("password", password),
+            ])))
+            .unwrap();
+        app.request(request)
+    };
+    // Spread over many accounts, so no single account is locked.
+    for i in 0..data_exports::auth::throttle::PER_ADDRESS {
+        let response = attempt(format!("user{i}@nowhere.test"), "203.0.113.7", "wrong-password").await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    }
+    let blocked = attempt("admin@acme.test".into(), "203.0.113.7", DEMO_PASSWORD).await;
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
+    let other = attempt("admin@acme.test".into(), "198.51.100.2", DEMO_PASSWORD).await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.text());
+}
+
+async fn signing_in_rotates_the_session(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let first = app.login("admin@acme.test").await;
+    // Sign in again from the same browser (carrying the first cookie).
+    let response = app
+        .call(
+            "login",
+            &[("email", "admin@acme.test"), ("password", DEMO_PASSWORD)],
+            Some(&first),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK);
+    let second = response.session_cookie().unwrap();
+    assert_ne!(first, second);
+    assert!(
+        app.call("current_user", &[], Some(&first)).await.json().is_null(),
+        "old session must be dead"
+    );
+    assert_eq!(
+        app.call("current_user", &[], Some(&second)).await.json()["email"],
+        "admin@acme.test"
+    );
+
+    // A token planted before sign-in (session fixation) is never adopted.
+    let planted = "attacker-chosen-token";
+    let response = app
+        .call(
+            "login",
+            &[("email", "staff@acme.test"), ("password", DEMO_PASSWORD)],
+            Some(planted),
+        )
+        .await;
+    assert_ne!(response.session_cookie().unwrap(), planted);
+    assert!(
+        app.call("current_user", &[], Some(planted))
+            .await
+            .json()
+            .is_null()
+    );
+}
+
+async fn signing_out_kills_the_session(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let cookie = app.login("staff@globex.test").await;
+    let response = app.call("logout", &[], Some(&cookie)).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(response.set_cookie_header().contains("Max-Age=0"));
+    assert!(
+        app.call("current_user", &[], Some(&cookie))
+            .await
+            .json()
+            .is_null()
+    );
+    assert_eq!(app.audit_count("logout").await, 1);
+}
+
+async fn idle_sessions_expire(backend: Backend) {
+    let app = TestApp::with_env(backend, &[("SESSION_IDLE_TIMEOUT_SECS", "1")]).await;
+    data_exports::seed::demo(&app.state.db, 10).await.unwrap();
+    let cookie = app.login("admin@acme.test").await;
+    assert!(
+        !app.call("current_user", &[], Some(&cookie))
+            .await
+            .json()
+            .is_null()
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        app.call("current_user", &[], Some(&cookie))
+            .await
+            .json()
+            .is_null()
+    );
+}
+
+async fn sessions_expire_absolutely_however_active(backend: Backend) {
+    let app = TestApp::with_env(backend, &[("SESSION_ABSOLUTE_TIMEOUT_SECS", "2")]).await;
+    data_exports::seed::demo(&app.state.db, 10).await.unwrap();
+    let cookie = app.login("admin@acme.test").await;
+    for _ in 0..3 {
+        assert!(
+            !app.call("current_user", &[], Some(&cookie))
+                .await
+                .json()
+                .is_null()
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(
+        app.call("current_user", &[], Some(&cookie))
+            .await
+            .json()
+            .is_null()
+    );
+}
+
+fn request_with(cookie: Option<&str>) -> http::request::Parts {
+    let mut request = Request::get("/settings/exports");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, format!("exports_session={cookie}"));
+    }
+    request.body(()).unwrap().into_parts().0
+}
+
+async fn the_guard_answers_401_and_403_and_audits_denials(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let expected: &[(&str, [bool; 3])] = &[
+        ("admin", [true, true, true]),
+        ("finance", [true, true, false]),
+        ("staff", [true, false, false]),
+        ("norole", [false, false, false]),
+    ];
+    let mut denials = 0;
+    for (local, allowed) in expected {
+        let cookie = app.login(&format!("{local}@acme.test")).await;
+        for (permission, allowed) in ALL.iter().zip(allowed) {
+            let result = guard::authorize(&app.state, &request_with(Some(&cookie)), *permission).await;
+            match (allowed, result) {
+                (true, Ok(user)) => assert_eq!(user.email, format!("{local}@acme.test")),
+                (false, Err(AppError::Forbidden { permission: key })) => {
+                    assert_eq!(key, permission.key());
+                    denials += 1;
+                }
+                (allowed, other) => {
+                    panic!("{local} {permission:?}: expected allowed={allowed}, got {other:?}")
+                }
+            }
+        }
+    }
+    let anonymous = guard::authorize(&app.state, &request_with(None), Permission::ViewExports).await;
+    assert_eq!(anonymous.unwrap_err(), AppError::Unauthenticated);
+    let forged = guard::authorize(&app.state, &request_with(Some("forged")), Permission::ViewExports).await;
+    assert_eq!(forged.unwrap_err(), AppError::Unauthenticated);
+    assert_eq!(app.audit_count("access_denied").await, denials + 2);
+}
+
+async fn a_user_sees_only_their_own_organisation(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let acme = app.login("admin@acme.test").await;
+    let globex = app.login("admin@globex.test").await;
+    let acme_user = app.call("current_user", &[], Some(&acme)).await.json();
+    let globex_user = app.call("current_user", &[], Some(&globex)).await.json();
+    assert_eq!(acme_user["organization_name"], "Acme Behavioral Health");
+    assert_eq!(globex_user["organization_name"], "Globex Clinic");
+    assert_ne!(acme_user["organization_id"], globex_user["organization_id"]);
+
+    // The guard hands every server function the session's organisation, never one from input.
+    let user = guard::authorize(&app.state, &request_with(Some(&acme)), Permission::ViewExports)
+        .await
+        .unwrap();
+    assert_eq!(
+        user.organization_id.to_string(),
+        acme_user["organization_id"].as_str().unwrap()
+    );
+
+    // Removing the membership ends the session's access at once.
+    data_exports::with_db!(&app.state.db, pool => {
+        sqlx::query("DELETE FROM memberships WHERE user_id = $1").bind(user.user_id).execute(pool).await.map(|_| ())
+    })
+    .unwrap();
+    assert!(app.call("current_user", &[], Some(&acme)).await.json().is_null());
+}
+
+async fn malformed_requests_get_a_clear_400(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let cases: Vec<(&str, &str)> = vec![
+        ("application/x-www-form-urlencoded", "email=admin%40acme.test"),
+        ("application/x-www-form-urlencoded", "%%%garbage"),
+        ("application/x-www-form-urlencoded", ""),
+        ("application/json", "{\"email\": 5}"),
+    ];
+    for (content_type, body) in cases {
+        let request = Request::post("/api/login")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+        let response = app.request(request).await;
+        assert_eq!(
+            response.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            response.text()
+        );
+        assert_eq!(response.json()["code"], "bad_request", "{body}");
+    }
+    let unknown = app
+        .request(
+            Request::post("/api/no_such_function")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(unknown.status.is_client_error(), "{}", unknown.status);
+}
+
+async fn the_audit_log_is_append_only(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    app.login("admin@acme.test").await;
+    let update = data_exports::with_db!(&app.state.db, pool => {
+        sqlx::query("UPDATE pf_audit_logs SET event = 'tampered'").execute(pool).await.map(|_| ())
+    });
+    let delete = data_exports::with_db!(&app.state.db, pool => {
+        sqlx::query("DELETE FROM pf_audit_logs").execute(pool).await.map(|_| ())
+    });
+    for result in [update, delete] {
+        let message = result.unwrap_err().to_string();
+        assert!(message.contains("append-only"), "{message}");
+    }
+    assert_eq!(app.audit_count("login_succeeded").await, 1);
+}
+
+async fn migrations_are_idempotent_and_the_demo_seed_is_deterministic(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    app.state
+        .db
+        .migrate()
+        .await
+        .expect("re-running migrations is a no-op");
+    let counts = |table: &'static str| {
+        let db = app.state.db.clone();
+        async move {
+            data_exports::with_db!(&db, pool => {
+                sqlx::query_as::<_, (String, i64)>(&format!(
+                    "SELECT o.slug, COUNT(*) FROM {table} t JOIN organizations o ON o.id = t.organization_id \
+                     GROUP BY o.slug ORDER BY o.slug"
+                ))
+                .fetch_all(pool)
+                .await
+                .unwrap()
+            })
+        }
+    };
+    let appointments = counts("appointments").await;
+    assert_eq!(
+        appointments,
+        vec![
+            ("acme-behavioral-health".to_owned(), 30),
+            ("globex-clinic".to_owned(), 30)
+        ]
+    );
+    let before = (
+        counts("clients").await,
+        counts("encounters").await,
+        counts("claims").await,
+    );
+    // Seeding again resets the demo passwords but adds no records.
+    let report = data_exports::seed::demo(&app.state.db, 30).await.unwrap();
+    assert_eq!(report.rows, 0);
+    assert_eq!(
+        before,
+        (
+            counts("clients").await,
+            counts("encounters").await,
+            counts("claims").await
+        )
+    );
+    // The same seed gives the same rows on the other database too: fixed expectations.
+    assert_eq!(before.0[0].1, 20);
+}
+
+async fn cross_site_state_changes_are_refused(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let login = |extra: &[(&'static str, &'static str)]| {
+        let mut request = Request::post("/api/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "exports.example:3000");
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        let body = common::form_encode(&[("email", "admin@acme.test"), ("password", DEMO_PASSWORD)]);
+        app.request(request.body(Body::from(body)).unwrap())
+    };
+    for headers in [
+        &[("sec-fetch-site", "cross-site")][..],
+        &[("sec-fetch-site", "same-site")],
+        &[("origin", "https://evil.example")],
+        &[("origin", "null")],
+        &[("origin", "http://exports.example:3000.evil.example")],
+    ] {
+        let response = login(headers).await;
+        assert_eq!(response.status, StatusCode::FORBIDDEN, "{headers:?}");
+        assert_eq!(response.json()["code"], "cross_site");
+        assert!(response.session_cookie().is_none());
+    }
+    assert_eq!(app.audit_count("login_succeeded").await, 0, "nothing ran");
+    for headers in [
+        &[("sec-fetch-site", "same-origin")][..],
+        &[("origin", "http://exports.example:3000")],
+        &[],
+    ] {
+        assert_eq!(login(headers).await.status, StatusCode::OK, "{headers:?}");
+    }
+}
