@@ -3,14 +3,14 @@
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    SsrMode, StaticSegment,
     components::{Redirect, Route, Router, Routes},
 };
 
 use crate::ui::{
     layout::AppLayout,
     pages::{exports::ExportsPage, login::LoginPage, not_found::NotFound},
-    session::provide_session,
+    session::SessionProvider,
 };
 
 /// The page around the app, rendered only on the server.
@@ -36,7 +36,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_session();
     mark_hydrated();
 
     view! {
@@ -45,13 +44,21 @@ pub fn App() -> impl IntoView {
         <Meta name="description" content="Asynchronous, audited data exports of your organisation's records." />
         <Title formatter=|page: String| format!("{page} · Exports") />
         <Router>
+            <SessionProvider>
             <AppLayout>
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=|| view! { <Redirect path="/settings/exports" /> } />
-                    <Route path=StaticSegment("login") view=LoginPage />
-                    <Route path=(StaticSegment("settings"), StaticSegment("exports")) view=ExportsPage />
+                    // Async: the server waits for the page's data and sends complete HTML, so
+                    // nothing depends on streaming scripts and the page works without JavaScript.
+                    <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async />
+                    <Route
+                        path=(StaticSegment("settings"), StaticSegment("exports"))
+                        view=ExportsPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </AppLayout>
+            </SessionProvider>
         </Router>
     }
 }

@@ -4,27 +4,40 @@
 use leptos::prelude::*;
 
 use crate::{
-    auth::{CurrentUser, Login, Logout, current_user},
+    auth::{CurrentUser, Logout, current_user},
     error::AppError,
 };
 
-/// Sign-in and sign-out actions and the user they produce.
+/// The signed-in user, the sign-out action, and a way to ask for the user again.
 #[derive(Clone, Copy)]
 pub struct Session {
-    pub login: ServerAction<Login>,
     pub logout: ServerAction<Logout>,
     pub user: Resource<Result<Option<CurrentUser>, AppError>>,
+    changed: RwSignal<u64>,
 }
 
-/// Creates the session context; call once, at the top of the app.
-pub fn provide_session() {
-    let login = ServerAction::<Login>::new();
+impl Session {
+    /// Refetches the user: call after anything that changes who is signed in.
+    pub fn refresh(&self) {
+        self.changed.update(|n| *n += 1);
+    }
+}
+
+/// Provides the session to its children; wraps the app inside the router.
+#[component]
+pub fn SessionProvider(children: Children) -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
+    let changed = RwSignal::new(0);
     let user = Resource::new(
-        move || (login.version().get(), logout.version().get()),
+        move || (changed.get(), logout.version().get()),
         |_| current_user(),
     );
-    provide_context(Session { login, logout, user });
+    provide_context(Session {
+        logout,
+        user,
+        changed,
+    });
+    children()
 }
 
 pub fn use_session() -> Session {

@@ -3,12 +3,20 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::ui::session::use_session;
+use crate::{auth::Login, ui::session::use_session};
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let login = use_session().login;
+    // Created here, inside the routes: that is where the router provides an error the server
+    // sent back in the URL after a sign-in attempt without JavaScript.
+    let login = ServerAction::<Login>::new();
     let error = move || login.value().get().and_then(Result::err);
+    let session = use_session();
+    Effect::watch(
+        move || login.version().get(),
+        move |_, _, _| session.refresh(),
+        false,
+    );
 
     view! {
         <Title text="Sign in" />
