@@ -94,7 +94,7 @@ fn run(cli: Cli) -> CliResult {
                 if seed_demo && seed::is_empty(&state.db).await? {
                     seed_demo_and_print(&state, seed::DEFAULT_SCALE).await?;
                 }
-                crate::server::serve(state).await?;
+                crate::server::serve(state.clone()).await?;
             }
             Command::Migrate => println!("database is up to date ({})", state.db.backend()),
             Command::Seed(args) => {
@@ -108,6 +108,8 @@ fn run(cli: Cli) -> CliResult {
             }
             Command::User(command) => user(&state, command).await?,
         }
+        // Closing the pool lets SQLite checkpoint its write-ahead log into the database file.
+        state.db.close().await;
         Ok(())
     })
 }

@@ -13,6 +13,11 @@ use std::{
 use leptos::config::{Env, LeptosOptions, get_config_from_str};
 use serde::Deserialize;
 
+use crate::storage::{
+    MAX_SIGNED_URL_TTL,
+    s3::{DEFAULT_PART_SIZE, S3Settings},
+};
+
 /// Everything the server needs to start, already validated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -35,6 +40,22 @@ pub struct Config {
     pub trust_proxy: bool,
     /// Seed the demo organisations into an empty database at start (never in production). Env: `SEED_DEMO`.
     pub seed_demo: bool,
+    /// Where finished exports are stored. Env: `STORAGE_URL` (`file://…` or `s3://bucket?endpoint=…`).
+    pub storage: StorageSettings,
+    /// How long a download link stays valid (default one hour, at most 7 days). Env: `SIGNED_URL_TTL_SECS`.
+    pub signed_url_ttl: Duration,
+    /// Key for the local store's download links (32+ bytes). Required in production; in
+    /// development one is generated under the data directory. Env: `SIGNING_SECRET`.
+    pub signing_secret: Option<String>,
+}
+
+/// The object store to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageSettings {
+    /// Files under `root/<bucket>/`, served by the app through signed URLs.
+    Fs { root: PathBuf, bucket: String },
+    /// An S3-compatible store.
+    S3(S3Settings),
 }
 
 /// A configuration that cannot be used, with a message that says which key and why.
@@ -60,6 +81,9 @@ struct AppSection {
     secure_cookies: Option<bool>,
     trust_proxy: Option<bool>,
     seed_demo: Option<bool>,
+    storage_url: Option<String>,
+    storage_bucket: Option<String>,
+    signed_url_ttl_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -156,6 +180,40 @@ impl Config {
             });
         }
 
+        let bucket = env("STORAGE_BUCKET")
+            .or(app.storage_bucket)
+            .unwrap_or_else(|| "pf-exports".into());
+        let storage = match env("STORAGE_URL").or(app.storage_url) {
+            Some(url) => parse_storage_url(&url, &bucket, &env)?,
+            None => StorageSettings::Fs {
+                root: data_dir.join("storage"),
+                bucket,
+            },
+        };
+        let signed_url_ttl = seconds("SIGNED_URL_TTL_SECS", app.signed_url_ttl_secs, 3600)?;
+        if signed_url_ttl > MAX_SIGNED_URL_TTL {
+            return Err(ConfigError::Invalid {
+                key: "SIGNED_URL_TTL_SECS",
+                message: "must be at most 604800 (7 days), the longest S3 allows".into(),
+            });
+        }
+        let signing_secret = env("SIGNING_SECRET").filter(|secret| !secret.is_empty());
+        if let Some(secret) = &signing_secret
+            && secret.len() < 32
+        {
+            return Err(ConfigError::Invalid {
+                key: "SIGNING_SECRET",
+                message: "must be at least 32 bytes".into(),
+            });
+        }
+        if production && signing_secret.is_none() && matches!(storage, StorageSettings::Fs { .. }) {
+            return Err(ConfigError::Invalid {
+                key: "SIGNING_SECRET",
+                message: "production mode signs download links with a secret you provide (32+ random bytes)"
+                    .into(),
+            });
+        }
+
         Ok(Config {
             leptos_options,
             data_dir,
@@ -166,6 +224,9 @@ impl Config {
             secure_cookies,
             trust_proxy,
             seed_demo,
+            storage,
+            signed_url_ttl,
+            signing_secret,
         })
     }
 
@@ -173,6 +234,65 @@ impl Config {
     pub fn production(&self) -> bool {
         matches!(self.leptos_options.env, Env::PROD)
     }
+}
+
+/// `file://path` (relative paths allowed) or `s3://bucket?endpoint=…&region=…&style=path|virtual`,
+/// with S3 credentials from `S3_ACCESS_KEY_ID` / `S3_SECRET_ACCESS_KEY`.
+fn parse_storage_url(
+    text: &str,
+    bucket: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<StorageSettings, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        key: "STORAGE_URL",
+        message,
+    };
+    if let Some(path) = text.strip_prefix("file://") {
+        if path.is_empty() {
+            return Err(invalid("file:// needs a directory".into()));
+        }
+        return Ok(StorageSettings::Fs {
+            root: PathBuf::from(path),
+            bucket: bucket.to_owned(),
+        });
+    }
+    let url = url::Url::parse(text).map_err(|e| invalid(format!("not a URL ({e})")))?;
+    if url.scheme() != "s3" {
+        return Err(invalid("must start with file:// or s3://".into()));
+    }
+    let bucket = url
+        .host_str()
+        .filter(|host| !host.is_empty())
+        .unwrap_or(bucket)
+        .to_owned();
+    let query: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    let region = query.get("region").cloned().unwrap_or_else(|| "us-east-1".into());
+    let endpoint = match query.get("endpoint") {
+        Some(endpoint) => endpoint.clone(),
+        None => format!("https://s3.{region}.amazonaws.com"),
+    };
+    let endpoint = url::Url::parse(&endpoint).map_err(|e| invalid(format!("endpoint is not a URL ({e})")))?;
+    let path_style = match query.get("style").map(String::as_str) {
+        Some("path") => true,
+        Some("virtual") => false,
+        None => query.contains_key("endpoint"),
+        Some(other) => return Err(invalid(format!("style must be path or virtual, not {other:?}"))),
+    };
+    let credential = |key: &'static str, aws: &str| {
+        env(key).or_else(|| env(aws)).ok_or(ConfigError::Invalid {
+            key,
+            message: "is required with an s3:// STORAGE_URL".into(),
+        })
+    };
+    Ok(StorageSettings::S3(S3Settings {
+        endpoint,
+        bucket,
+        region,
+        path_style,
+        access_key_id: credential("S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID")?,
+        secret_access_key: credential("S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")?,
+        part_size: parse(env, "S3_PART_SIZE", None)?.unwrap_or(DEFAULT_PART_SIZE),
+    }))
 }
 
 /// The environment's value for `key` if set (parsed), else the file's.
@@ -261,11 +381,56 @@ env = "DEV"
     }
 
     #[test]
+    fn storage_defaults_to_the_data_dir_and_parses_s3_urls() {
+        let config = load(FILE, &[]).unwrap();
+        assert_eq!(
+            config.storage,
+            StorageSettings::Fs {
+                root: PathBuf::from("var/exports/storage"),
+                bucket: "pf-exports".into()
+            }
+        );
+        assert_eq!(config.signed_url_ttl, Duration::from_secs(3600));
+
+        let vars = [
+            (
+                "STORAGE_URL",
+                "s3://exports-bucket?endpoint=http://127.0.0.1:9000&region=eu-west-1",
+            ),
+            ("S3_ACCESS_KEY_ID", "AK"),
+            ("S3_SECRET_ACCESS_KEY", "SK"),
+        ];
+        let StorageSettings::S3(s3) = load(FILE, &vars).unwrap().storage else {
+            panic!("expected S3");
+        };
+        assert_eq!(
+            (s3.bucket.as_str(), s3.region.as_str(), s3.path_style),
+            ("exports-bucket", "eu-west-1", true)
+        );
+        assert_eq!(s3.endpoint.as_str(), "http://127.0.0.1:9000/");
+
+        let message = load(FILE, &vars[..2]).unwrap_err().to_string();
+        assert!(message.contains("S3_SECRET_ACCESS_KEY"), "{message}");
+        let message = load(FILE, &[("STORAGE_URL", "ftp://x")]).unwrap_err().to_string();
+        assert!(message.contains("STORAGE_URL"), "{message}");
+        let message = load(FILE, &[("SIGNED_URL_TTL_SECS", "604801")])
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("SIGNED_URL_TTL_SECS"), "{message}");
+    }
+
+    #[test]
     fn production_refuses_the_demo_seed() {
         let text = FILE.replace("env = \"DEV\"", "env = \"PROD\"");
-        let config = load(&text, &[]).unwrap();
+        let secret = ("SIGNING_SECRET", "0123456789abcdef0123456789abcdef");
+        let config = load(&text, &[secret]).unwrap();
         assert!(config.production() && config.secure_cookies);
-        let message = load(&text, &[("SEED_DEMO", "true")]).unwrap_err().to_string();
+        let message = load(&text, &[secret, ("SEED_DEMO", "true")])
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("SEED_DEMO"), "{message}");
+        // Production never signs download links with a generated key.
+        let message = load(&text, &[]).unwrap_err().to_string();
+        assert!(message.contains("SIGNING_SECRET"), "{message}");
     }
 }

@@ -9,6 +9,7 @@
 //! - [`records`]: the organisation's records and the PHI/PII class of every column.
 //! - `db` (server): SQLite or Postgres pool and migrations.
 //! - `audit` (server): the append-only audit log.
+//! - `storage` (server): the object store (local disk or S3) and signed download URLs.
 //! - `seed` (server): demo organisations, users and synthetic records.
 //! - `config` (server): one typed configuration read from `Leptos.toml` and the environment.
 //! - `server` (server): the axum router, health check, logging and graceful shutdown.
@@ -32,6 +33,8 @@ pub mod db;
 pub mod seed;
 #[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod storage;
 
 /// Browser entry point: hydrates the server-rendered page.
 #[cfg(feature = "hydrate")]

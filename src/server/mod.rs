@@ -17,9 +17,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::{
     app::{App, shell},
-    config::Config,
+    config::{Config, StorageSettings},
     db::{Db, redact_url},
     error::AppError,
+    storage::{self, ObjectStore, fs::FsStore, s3::S3Store},
 };
 
 /// What every handler and server function can reach.
@@ -28,14 +29,16 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
     pub db: Db,
+    pub storage: ObjectStore,
 }
 
 impl AppState {
-    pub fn new(config: Config, db: Db) -> Self {
+    pub fn new(config: Config, db: Db, storage: ObjectStore) -> Self {
         AppState {
             leptos_options: config.leptos_options.clone(),
             config: Arc::new(config),
             db,
+            storage,
         }
     }
 
@@ -54,8 +57,47 @@ impl AppState {
         db.migrate()
             .await
             .map_err(|e| format!("cannot migrate the database at {}: {e}", redact_url(url)))?;
-        Ok(AppState::new(config, db))
+        let storage = open_storage(&config).await?;
+        Ok(AppState::new(config, db, storage))
     }
+}
+
+/// Opens the configured object store; the local store's signing key comes from the
+/// configuration, or (development only) from a key generated once under the data directory.
+async fn open_storage(config: &Config) -> Result<ObjectStore, Box<dyn std::error::Error>> {
+    match &config.storage {
+        StorageSettings::Fs { root, bucket } => {
+            let secret = match &config.signing_secret {
+                Some(secret) => secret.as_bytes().to_vec(),
+                None => development_signing_key(&config.data_dir).await?,
+            };
+            let store = FsStore::open(root, bucket, secret)
+                .await
+                .map_err(|e| format!("cannot open the object store at {}: {e}", root.display()))?;
+            Ok(ObjectStore::Fs(store))
+        }
+        StorageSettings::S3(settings) => Ok(ObjectStore::S3(S3Store::new(settings)?)),
+    }
+}
+
+/// `<data_dir>/signing.key`: 32 random bytes, created on first use, readable by the owner only.
+async fn development_signing_key(data_dir: &std::path::Path) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let path = data_dir.join("signing.key");
+    match tokio::fs::read(&path).await {
+        Ok(key) if key.len() >= 32 => return Ok(key),
+        Ok(_) => return Err(format!("{} is shorter than 32 bytes", path.display()).into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display()).into()),
+    }
+    let mut key = vec![0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+    tokio::fs::create_dir_all(data_dir).await?;
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true).mode(0o600);
+    let mut file = options.open(&path).await?;
+    tokio::io::AsyncWriteExt::write_all(&mut file, &key).await?;
+    tracing::info!(path = %path.display(), "generated a development signing key for download links");
+    Ok(key)
 }
 
 /// The whole application as one router, so tests can drive exactly what production serves.
@@ -63,6 +105,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     Router::new()
         .route("/healthz", get(healthz))
+        .route(storage::fs::ROUTE, get(storage::fs::download))
         .leptos_routes_with_context(
             &state,
             routes,

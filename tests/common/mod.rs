@@ -263,7 +263,14 @@ impl TestApp {
     /// With extra configuration variables (`SESSION_IDLE_TIMEOUT_SECS`, …).
     pub async fn with_env(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
         let url = fresh_database_url(backend).await;
-        let mut all = vec![("DATABASE_URL", url.as_str()), ("DATABASE_MAX_CONNECTIONS", "4")];
+        // Each app keeps its files (local object store, signing key) in a directory of its own.
+        let data_dir = scratch_dir(&format!("app-{}", uuid::Uuid::new_v4().simple()));
+        let data_dir = data_dir.to_str().expect("UTF-8 path").to_owned();
+        let mut all = vec![
+            ("DATABASE_URL", url.as_str()),
+            ("DATABASE_MAX_CONNECTIONS", "4"),
+            ("DATA_DIR", data_dir.as_str()),
+        ];
         all.extend_from_slice(vars);
         let state = AppState::connect(config_with(&all))
             .await

@@ -1,0 +1,158 @@
+//! Object storage for finished exports: the private `pf-exports` bucket on local disk (the
+//! embedded default, URLs signed by the app) or on any S3-compatible store (rusty-s3 signs,
+//! reqwest carries). Objects leave the bucket only through signed URLs.
+
+pub mod disposition;
+pub mod fs;
+pub mod key;
+pub mod s3;
+
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+
+pub use key::ObjectKey;
+
+/// The longest a signed URL may live: S3's own limit for presigned URLs (7 days).
+pub const MAX_SIGNED_URL_TTL: Duration = Duration::from_secs(604_800);
+
+/// A storage failure. Its text may name keys and endpoints: log it, never show it to a user.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("invalid object key")]
+    InvalidKey,
+    #[error("signed URL lifetime must be between 1 second and 7 days")]
+    InvalidTtl,
+    #[error("storage I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("S3 transport: {0}")]
+    Transport(#[from] reqwest::Error),
+    #[error("S3 answered {status} to {operation}")]
+    S3 { operation: &'static str, status: u16 },
+    #[error("S3 answer to {0} could not be read")]
+    BadResponse(&'static str),
+}
+
+/// Where finished exports live.
+#[derive(Debug, Clone)]
+pub enum ObjectStore {
+    Fs(fs::FsStore),
+    S3(s3::S3Store),
+}
+
+impl ObjectStore {
+    /// The bucket's name.
+    pub fn bucket(&self) -> &str {
+        match self {
+            ObjectStore::Fs(store) => store.bucket(),
+            ObjectStore::S3(store) => store.bucket(),
+        }
+    }
+
+    /// `"fs"` or `"s3"`, for logs.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            ObjectStore::Fs(_) => "fs",
+            ObjectStore::S3(_) => "s3",
+        }
+    }
+
+    /// Starts writing `key`. Nothing is visible at `key` until [`ObjectWriter::finish`];
+    /// dropping or aborting the writer leaves nothing behind.
+    pub async fn writer(&self, key: &ObjectKey, content_type: &str) -> Result<ObjectWriter, StorageError> {
+        Ok(match self {
+            ObjectStore::Fs(store) => ObjectWriter::Fs(store.writer(key).await?),
+            ObjectStore::S3(store) => ObjectWriter::S3(store.writer(key, content_type)),
+        })
+    }
+
+    /// Streams `body` into `key`; returns the object's size. On any error nothing stays.
+    pub async fn put_stream<E>(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        body: impl Stream<Item = Result<bytes::Bytes, E>>,
+    ) -> Result<u64, StorageError>
+    where
+        E: Into<StorageError>,
+    {
+        let mut writer = self.writer(key, content_type).await?;
+        let mut body = std::pin::pin!(body);
+        while let Some(chunk) = body.next().await {
+            let written = match chunk {
+                Ok(chunk) => writer.write(&chunk).await,
+                Err(error) => Err(error.into()),
+            };
+            if let Err(error) = written {
+                writer.abort().await;
+                return Err(error);
+            }
+        }
+        writer.finish().await
+    }
+
+    /// Removes `key`; removing what is not there is not an error.
+    pub async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
+        match self {
+            ObjectStore::Fs(store) => store.delete(key).await,
+            ObjectStore::S3(store) => store.delete(key).await,
+        }
+    }
+
+    /// Whether `key` holds a finished object.
+    pub async fn exists(&self, key: &ObjectKey) -> Result<bool, StorageError> {
+        match self {
+            ObjectStore::Fs(store) => store.exists(key).await,
+            ObjectStore::S3(store) => store.exists(key).await,
+        }
+    }
+
+    /// A URL that downloads `key` as `download_name` until `ttl` has passed. Signed anew on
+    /// every call; never log it.
+    pub fn signed_get_url(
+        &self,
+        key: &ObjectKey,
+        ttl: Duration,
+        download_name: &str,
+    ) -> Result<String, StorageError> {
+        if ttl.is_zero() || ttl > MAX_SIGNED_URL_TTL {
+            return Err(StorageError::InvalidTtl);
+        }
+        Ok(match self {
+            ObjectStore::Fs(store) => store.signed_get_url(key, ttl, download_name),
+            ObjectStore::S3(store) => store.signed_get_url(key, ttl, download_name),
+        })
+    }
+}
+
+/// An object being written.
+#[derive(Debug)]
+pub enum ObjectWriter {
+    Fs(fs::FsWriter),
+    S3(s3::S3Writer),
+}
+
+impl ObjectWriter {
+    pub async fn write(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        match self {
+            ObjectWriter::Fs(writer) => writer.write(bytes).await,
+            ObjectWriter::S3(writer) => writer.write(bytes).await,
+        }
+    }
+
+    /// Makes the object visible at its key; returns its size.
+    pub async fn finish(self) -> Result<u64, StorageError> {
+        match self {
+            ObjectWriter::Fs(writer) => writer.finish().await,
+            ObjectWriter::S3(writer) => writer.finish().await,
+        }
+    }
+
+    /// Throws away what was written.
+    pub async fn abort(self) {
+        match self {
+            ObjectWriter::Fs(writer) => writer.abort().await,
+            ObjectWriter::S3(writer) => writer.abort().await,
+        }
+    }
+}

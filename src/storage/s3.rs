@@ -1,0 +1,352 @@
+//! Any S3-compatible store (AWS S3, MinIO, Garage, Cloudflare R2): rusty-s3 signs each request,
+//! reqwest carries it. Large objects go up as multipart uploads, aborted on failure so nothing
+//! partial stays.
+
+use std::{sync::Arc, time::Duration};
+
+use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+
+use super::{ObjectKey, StorageError, disposition};
+
+/// How long the signature of each request the app itself sends is valid.
+const REQUEST_TTL: Duration = Duration::from_secs(15 * 60);
+/// S3's smallest part (except the last).
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+/// Default part size: memory per upload stays near this.
+pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct S3Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    bucket: Bucket,
+    credentials: Credentials,
+    client: reqwest::Client,
+    part_size: usize,
+}
+
+impl std::fmt::Debug for S3Store {
+    // Credentials stay out of debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Store")
+            .field("bucket", &self.inner.bucket.name())
+            .field("endpoint", &self.inner.bucket.base_url().as_str())
+            .finish()
+    }
+}
+
+/// How to reach the bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    pub endpoint: url::Url,
+    pub bucket: String,
+    pub region: String,
+    pub path_style: bool,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub part_size: usize,
+}
+
+impl S3Store {
+    pub fn new(settings: &S3Settings) -> Result<S3Store, String> {
+        let style = if settings.path_style {
+            UrlStyle::Path
+        } else {
+            UrlStyle::VirtualHost
+        };
+        let bucket = Bucket::new(
+            settings.endpoint.clone(),
+            style,
+            settings.bucket.clone(),
+            settings.region.clone(),
+        )
+        .map_err(|e| format!("invalid S3 bucket settings: {e}"))?;
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(300))
+            .build()
+            .map_err(|e| format!("cannot build the S3 HTTP client: {e}"))?;
+        Ok(S3Store {
+            inner: Arc::new(Inner {
+                bucket,
+                credentials: Credentials::new(&settings.access_key_id, &settings.secret_access_key),
+                client,
+                part_size: settings.part_size.max(MIN_PART_SIZE),
+            }),
+        })
+    }
+
+    pub fn bucket(&self) -> &str {
+        self.inner.bucket.name()
+    }
+
+    pub fn writer(&self, key: &ObjectKey, content_type: &str) -> S3Writer {
+        S3Writer {
+            store: self.clone(),
+            key: key.clone(),
+            content_type: content_type.to_owned(),
+            buffer: Vec::new(),
+            upload: None,
+            written: 0,
+        }
+    }
+
+    pub async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
+        let inner = &self.inner;
+        let url = inner
+            .bucket
+            .delete_object(Some(&inner.credentials), key.as_str())
+            .sign(REQUEST_TTL);
+        let response = inner.client.delete(url).send().await?;
+        check("DeleteObject", response.status(), &[404]).map(drop)
+    }
+
+    pub async fn exists(&self, key: &ObjectKey) -> Result<bool, StorageError> {
+        let inner = &self.inner;
+        let url = inner
+            .bucket
+            .head_object(Some(&inner.credentials), key.as_str())
+            .sign(REQUEST_TTL);
+        let status = inner.client.head(url).send().await?.status();
+        Ok(check("HeadObject", status, &[404])? != 404)
+    }
+
+    /// A presigned GET that makes the browser save the file as `download_name`.
+    pub fn signed_get_url(&self, key: &ObjectKey, ttl: Duration, download_name: &str) -> String {
+        let inner = &self.inner;
+        let mut action = inner.bucket.get_object(Some(&inner.credentials), key.as_str());
+        action.query_mut().insert(
+            "response-content-disposition",
+            disposition::attachment(download_name),
+        );
+        action.query_mut().insert("response-cache-control", "no-store");
+        action.sign(ttl).to_string()
+    }
+
+    async fn put_object(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<(), StorageError> {
+        let inner = &self.inner;
+        let url = inner
+            .bucket
+            .put_object(Some(&inner.credentials), key.as_str())
+            .sign(REQUEST_TTL);
+        let response = inner
+            .client
+            .put(url)
+            .header(http::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await?;
+        check("PutObject", response.status(), &[]).map(drop)
+    }
+
+    async fn create_multipart(&self, key: &ObjectKey, content_type: &str) -> Result<String, StorageError> {
+        let inner = &self.inner;
+        let mut action = inner
+            .bucket
+            .create_multipart_upload(Some(&inner.credentials), key.as_str());
+        action
+            .headers_mut()
+            .insert("content-type", content_type.to_owned());
+        let url = action.sign(REQUEST_TTL);
+        let response = inner
+            .client
+            .post(url)
+            .header(http::header::CONTENT_TYPE, content_type)
+            .send()
+            .await?;
+        check("CreateMultipartUpload", response.status(), &[])?;
+        let body = response.text().await?;
+        let parsed = rusty_s3::actions::CreateMultipartUpload::parse_response(&body)
+            .map_err(|_| StorageError::BadResponse("CreateMultipartUpload"))?;
+        Ok(parsed.upload_id().to_owned())
+    }
+
+    async fn upload_part(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        part_number: u16,
+        body: Vec<u8>,
+    ) -> Result<String, StorageError> {
+        let inner = &self.inner;
+        let url = inner
+            .bucket
+            .upload_part(Some(&inner.credentials), key.as_str(), part_number, upload_id)
+            .sign(REQUEST_TTL);
+        let response = inner.client.put(url).body(body).send().await?;
+        check("UploadPart", response.status(), &[])?;
+        response
+            .headers()
+            .get(http::header::ETAG)
+            .and_then(|etag| etag.to_str().ok())
+            .map(str::to_owned)
+            .ok_or(StorageError::BadResponse("UploadPart"))
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        etags: &[String],
+    ) -> Result<(), StorageError> {
+        let inner = &self.inner;
+        let action = inner.bucket.complete_multipart_upload(
+            Some(&inner.credentials),
+            key.as_str(),
+            upload_id,
+            etags.iter().map(String::as_str),
+        );
+        let url = action.sign(REQUEST_TTL);
+        let response = inner.client.post(url).body(action.body()).send().await?;
+        let status = response.status();
+        // S3 can answer 200 with an error document when completion fails late.
+        let body = response.text().await?;
+        check("CompleteMultipartUpload", status, &[])?;
+        if body.contains("<Error>") {
+            return Err(StorageError::BadResponse("CompleteMultipartUpload"));
+        }
+        Ok(())
+    }
+
+    async fn abort_multipart(&self, key: &ObjectKey, upload_id: &str) -> Result<(), StorageError> {
+        let inner = &self.inner;
+        let url = inner
+            .bucket
+            .abort_multipart_upload(Some(&inner.credentials), key.as_str(), upload_id)
+            .sign(REQUEST_TTL);
+        let response = inner.client.delete(url).send().await?;
+        check("AbortMultipartUpload", response.status(), &[404]).map(drop)
+    }
+}
+
+/// The status as a number when it is a success or one of `allowed`; otherwise an error.
+fn check(operation: &'static str, status: reqwest::StatusCode, allowed: &[u16]) -> Result<u16, StorageError> {
+    if status.is_success() || allowed.contains(&status.as_u16()) {
+        Ok(status.as_u16())
+    } else {
+        Err(StorageError::S3 {
+            operation,
+            status: status.as_u16(),
+        })
+    }
+}
+
+/// A multipart upload in progress.
+#[derive(Debug)]
+struct Upload {
+    id: String,
+    etags: Vec<String>,
+}
+
+/// An object being uploaded: buffered up to one part, then sent part by part.
+pub struct S3Writer {
+    store: S3Store,
+    key: ObjectKey,
+    content_type: String,
+    buffer: Vec<u8>,
+    upload: Option<Upload>,
+    written: u64,
+}
+
+impl std::fmt::Debug for S3Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Writer")
+            .field("key", &self.key)
+            .field("written", &self.written)
+            .finish()
+    }
+}
+
+impl S3Writer {
+    pub async fn write(&mut self, mut bytes: &[u8]) -> Result<(), StorageError> {
+        let part_size = self.store.inner.part_size;
+        while !bytes.is_empty() {
+            let room = part_size - self.buffer.len();
+            let (now, later) = bytes.split_at(room.min(bytes.len()));
+            self.buffer.extend_from_slice(now);
+            self.written += now.len() as u64;
+            bytes = later;
+            if self.buffer.len() == part_size {
+                self.send_part().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn send_part(&mut self) -> Result<(), StorageError> {
+        if self.upload.is_none() {
+            let id = self.store.create_multipart(&self.key, &self.content_type).await?;
+            self.upload = Some(Upload {
+                id,
+                etags: Vec::new(),
+            });
+        }
+        let upload = self.upload.as_mut().expect("created above");
+        let part_number =
+            u16::try_from(upload.etags.len() + 1).map_err(|_| StorageError::BadResponse("too many parts"))?;
+        let body = std::mem::take(&mut self.buffer);
+        let etag = self
+            .store
+            .upload_part(&self.key, &upload.id, part_number, body)
+            .await?;
+        upload.etags.push(etag);
+        Ok(())
+    }
+
+    /// Sends what is left and completes the upload; on failure, aborts it.
+    pub async fn finish(mut self) -> Result<u64, StorageError> {
+        let result = self.complete().await;
+        if result.is_err() {
+            self.abort_upload().await;
+        }
+        self.upload = None;
+        result.map(|()| self.written)
+    }
+
+    async fn complete(&mut self) -> Result<(), StorageError> {
+        if self.upload.is_none() {
+            let body = std::mem::take(&mut self.buffer);
+            return self.store.put_object(&self.key, &self.content_type, body).await;
+        }
+        if !self.buffer.is_empty() {
+            self.send_part().await?;
+        }
+        let upload = self.upload.as_ref().expect("multipart");
+        self.store
+            .complete_multipart(&self.key, &upload.id, &upload.etags)
+            .await
+    }
+
+    pub async fn abort(mut self) {
+        self.abort_upload().await;
+    }
+
+    async fn abort_upload(&mut self) {
+        if let Some(upload) = self.upload.take()
+            && let Err(error) = self.store.abort_multipart(&self.key, &upload.id).await
+        {
+            tracing::warn!(%error, "could not abort a multipart upload; the bucket's lifecycle rule must clean it up");
+        }
+    }
+}
+
+impl Drop for S3Writer {
+    /// A writer dropped mid-upload (a cancelled job) aborts its multipart upload in the background.
+    fn drop(&mut self) {
+        if let Some(upload) = self.upload.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let (store, key) = (self.store.clone(), self.key.clone());
+            runtime.spawn(async move {
+                let _ = store.abort_multipart(&key, &upload.id).await;
+            });
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! The object store on local disk and on a real S3 server (s3s-fs, which verifies signatures):
+//! streamed round trips, deletion, failed uploads, and signed URLs that refuse every tampering.
+
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use bytes::Bytes;
+use common::{Backend, TestApp, TestResponse};
+use data_exports::storage::{ObjectKey, ObjectStore, StorageError};
+use http::{Request, StatusCode, header};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Store {
+    Fs,
+    S3,
+}
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn local_disk() {
+                    super::$name(super::Store::Fs).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn s3() {
+                    super::$name(super::Store::S3).await
+                }
+            }
+        )*
+    };
+}
+
+on_both_stores!(
+    a_multi_megabyte_stream_round_trips,
+    delete_removes_the_object,
+    a_failed_upload_leaves_nothing,
+    signed_urls_expire,
+    tampered_urls_are_refused,
+    a_url_signed_for_one_key_never_serves_another,
+    hostile_download_names_give_one_valid_header,
+    ttls_are_bounded_and_honoured,
+);
+
+fn env(key: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| panic!("{key} is not set: run the tests through `make test`"))
+}
+
+/// An app whose store is `store`; for S3, a fresh bucket on the test server.
+async fn app(store: Store) -> TestApp {
+    match store {
+        Store::Fs => TestApp::new(Backend::Sqlite).await,
+        Store::S3 => {
+            let bucket = format!("t{}", Uuid::new_v4().simple());
+            create_bucket(&bucket).await;
+            let url = format!(
+                "s3://{bucket}?endpoint={}&region=us-east-1",
+                env("TEST_S3_ENDPOINT")
+            );
+            let (access, secret) = (env("TEST_S3_ACCESS_KEY_ID"), env("TEST_S3_SECRET_ACCESS_KEY"));
+            TestApp::with_env(
+                Backend::Sqlite,
+                &[
+                    ("STORAGE_URL", url.as_str()),
+                    ("S3_ACCESS_KEY_ID", access.as_str()),
+                    ("S3_SECRET_ACCESS_KEY", secret.as_str()),
+                    ("S3_PART_SIZE", "5242880"),
+                ],
+            )
+            .await
+        }
+    }
+}
+
+async fn create_bucket(name: &str) {
+    use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+    let endpoint = env("TEST_S3_ENDPOINT").parse().unwrap();
+    let bucket = Bucket::new(endpoint, UrlStyle::Path, name.to_owned(), "us-east-1").unwrap();
+    let credentials = Credentials::new(env("TEST_S3_ACCESS_KEY_ID"), env("TEST_S3_SECRET_ACCESS_KEY"));
+    let url = bucket.create_bucket(&credentials).sign(Duration::from_secs(60));
+    let status = reqwest::Client::new().put(url).send().await.unwrap().status();
+    assert!(status.is_success(), "create bucket: {status}");
+}
+
+/// GETs a signed URL: through the app for local links, over HTTP for S3 ones.
+async fn fetch(app: &TestApp, url: &str, range: Option<&str>) -> TestResponse {
+    if url.starts_with('/') {
+        let mut request = Request::get(url);
+        if let Some(range) = range {
+            request = request.header(header::RANGE, range);
+        }
+        app.request(request.body(Body::empty()).unwrap()).await
+    } else {
+        let mut request = reqwest::Client::new().get(url);
+        if let Some(range) = range {
+            request = request.header(header::RANGE, range);
+        }
+        let response = request.send().await.unwrap();
+        TestResponse {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: response.bytes().await.unwrap().to_vec(),
+        }
+    }
+}
+
+fn key(file: &str) -> ObjectKey {
+    ObjectKey::new(Uuid::new_v4(), Uuid::new_v4(), file).unwrap()
+}
+
+/// Deterministic pseudo-random bytes: compression or dedup cannot fake a round trip.
+fn payload(len: usize) -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+async fn put(storage: &ObjectStore, key: &ObjectKey, data: &[u8]) -> u64 {
+    let chunks: Vec<Result<Bytes, StorageError>> = data
+        .chunks(64 * 1024)
+        .map(|chunk| Ok(Bytes::copy_from_slice(chunk)))
+        .collect();
+    storage
+        .put_stream(key, "text/csv", futures::stream::iter(chunks))
+        .await
+        .unwrap()
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+async fn a_multi_megabyte_stream_round_trips(store: Store) {
+    let app = app(store).await;
+    let storage = &app.state.storage;
+    let data = payload(12 * 1024 * 1024 + 123);
+    let key = key("export.csv");
+    assert_eq!(put(storage, &key, &data).await, data.len() as u64);
+    assert!(storage.exists(&key).await.unwrap());
+
+    let url = storage
+        .signed_get_url(&key, HOUR, "Acme full export 2026-11-26.csv")
+        .unwrap();
+    let response = fetch(&app, &url, None).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    assert!(response.body == data, "downloaded bytes differ");
+    let disposition = response.headers[header::CONTENT_DISPOSITION].to_str().unwrap();
+    assert_eq!(
+        disposition,
+        "attachment; filename=\"Acme full export 2026-11-26.csv\""
+    );
+
+    // Range requests work, for resumable downloads.
+    let response = fetch(&app, &url, Some("bytes=100-199")).await;
+    assert_eq!(response.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(response.body, &data[100..200]);
+}
+
+async fn delete_removes_the_object(store: Store) {
+    let app = app(store).await;
+    let storage = &app.state.storage;
+    let key = key("export.json");
+    put(storage, &key, b"{\"clients\": []}").await;
+    let url = storage.signed_get_url(&key, HOUR, "export.json").unwrap();
+    assert_eq!(fetch(&app, &url, None).await.status, StatusCode::OK);
+    storage.delete(&key).await.unwrap();
+    assert!(!storage.exists(&key).await.unwrap());
+    assert_eq!(fetch(&app, &url, None).await.status, StatusCode::NOT_FOUND);
+    // Deleting again is not an error.
+    storage.delete(&key).await.unwrap();
+}
+
+async fn a_failed_upload_leaves_nothing(store: Store) {
+    let app = app(store).await;
+    let storage = &app.state.storage;
+    let key = key("export.xlsx");
+    let data = payload(11 * 1024 * 1024);
+    // The source fails after two multipart parts have gone up.
+    let chunks = data
+        .chunks(1024 * 1024)
+        .map(|chunk| Ok(Bytes::copy_from_slice(chunk)))
+        .take(10)
+        .chain(std::iter::once(Err(StorageError::Io(std::io::Error::other(
+            "database went away",
+        )))));
+    let result = storage
+        .put_stream(&key, "application/octet-stream", futures::stream::iter(chunks))
+        .await;
+    assert!(result.is_err());
+    assert!(!storage.exists(&key).await.unwrap());
+    let leftovers = match store {
+        Store::Fs => files_under(&app.state.config.data_dir.join("storage")),
+        Store::S3 => files_under(std::path::Path::new(&env("TEST_S3_ROOT")))
+            .into_iter()
+            .filter(|path| path.contains(&key.organization_id().to_string()) || path.contains("upload"))
+            .collect(),
+    };
+    assert!(leftovers.is_empty(), "partial files left behind: {leftovers:?}");
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+async fn signed_urls_expire(store: Store) {
+    let app = app(store).await;
+    let storage = &app.state.storage;
+    let key = key("export.csv");
+    put(storage, &key, b"a,b\n1,2\n").await;
+    let url = storage
+        .signed_get_url(&key, Duration::from_secs(1), "export.csv")
+        .unwrap();
+    assert_eq!(fetch(&app, &url, None).await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let response = fetch(&app, &url, None).await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN, "{}", response.text());
+    if store == Store::Fs {
+        assert!(response.text().contains("expired"), "{}", response.text());
+    }
+}
+
+/// `url` with query parameter `name` replaced by `value`.
+fn with_param(url: &str, name: &str, value: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap();
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key == name => format!("{key}={value}"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
+async fn tampered_urls_are_refused(store: Store) {
+    let app = app(store).await;
+    let storage = &app.state.storage;
+    let key = key("export.csv");
+    put(storage, &key, b"secret,rows\n").await;
+    let url = storage.signed_get_url(&key, HOUR, "export.csv").unwrap();
+    let (signature, disposition, expiry) = match store {
+        Store::Fs => ("sig", "name", "expires"),
+        Store::S3 => ("X-Amz-Signature", "response-content-disposition", "X-Amz-Expires"),
+    };
+    let original_signature = url
+        .split(&format!("{signature}="))
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let mut flipped = original_signature.to_owned();
+    let last = flipped.pop().unwrap();
+    flipped.push(if last == 'A' || last == '0' { 'B' } else { '0' });
+    // (URL, malformed): S3 answers a malformed presigned URL with 400 rather than 403.
+    for (tampered, malformed) in [
+        (with_param(&url, signature, &flipped), false),
+        (
+            with_param(&url, disposition, "attachment%3B%20filename%3D%22evil.exe%22"),
+            false,
+        ),
+        (with_param(&url, expiry, "999999999"), false),
+        (with_param(&url, signature, ""), true),
+        (url.split('?').next().unwrap().to_owned(), true),
+    ] {
+        let response = fetch(&app, &tampered, None).await;
+        let refused = response.status == StatusCode::FORBIDDEN
+            || (malformed && store == Store::S3 && response.status == StatusCode::BAD_REQUEST);
+        assert!(refused, "{tampered}: {} {}", response.status, response.text());
+        assert!(response.body.len() < 2048 && !response.text().contains("secret,rows"));
+    }
+}
+
+async fn a_url_signed_for_one_key_never_serves_another(store: Store) {
+    let app = app(store).await;
+    let storage = &app.state.storage;
+    let ours = key("export.csv");
+    let theirs = key("export.csv"); // another organisation's file
+    put(storage, &ours, b"ours\n").await;
+    put(storage, &theirs, b"theirs\n").await;
+    let url = storage.signed_get_url(&ours, HOUR, "export.csv").unwrap();
+    let swapped = url.replace(ours.as_str(), theirs.as_str());
+    assert_ne!(swapped, url);
+    let response = fetch(&app, &swapped, None).await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN, "{}", response.text());
+    assert!(!response.text().contains("theirs"));
+    // And path tricks do not escape the bucket.
+    if store == Store::Fs {
+        let escaped = url.replace(ours.as_str(), &format!("{}/../../../signing.key", ours.as_str()));
+        assert_eq!(fetch(&app, &escaped, None).await.status, StatusCode::FORBIDDEN);
+    }
+}
+
+async fn hostile_download_names_give_one_valid_header(store: Store) {
+    let app = app(store).await;
+    let storage = &app.state.storage;
+    let key = key("export.csv");
+    put(storage, &key, b"x\n").await;
+    let long = format!("{}.csv", "📄".repeat(320));
+    for name in [
+        "evil\r\nSet-Cookie: session=stolen.csv",
+        "quote\"d; filename=evil.exe.csv",
+        "../../etc/passwd",
+        ".bashrc",
+        "تقرير العيادة \u{202E}vsc.exe",
+        "Clínica 🧠 export.csv",
+        long.as_str(),
+    ] {
+        let url = storage.signed_get_url(&key, HOUR, name).unwrap();
+        let response = fetch(&app, &url, None).await;
+        assert_eq!(response.status, StatusCode::OK, "{name:?}: {}", response.text());
+        let values: Vec<_> = response
+            .headers
+            .get_all(header::CONTENT_DISPOSITION)
+            .iter()
+            .collect();
+        assert_eq!(values.len(), 1, "{name:?}");
+        let value = values[0].to_str().expect("ASCII header");
+        assert!(value.starts_with("attachment; filename=\""), "{value}");
+        assert!(!value.contains('\r') && !value.contains('\n'), "{value}");
+        assert!(response.headers.get(header::SET_COOKIE).is_none(), "{name:?}");
+        let fallback = value.split('"').nth(1).unwrap();
+        assert!(!fallback.starts_with('.') && !fallback.contains('/'), "{value}");
+    }
+}
+
+async fn ttls_are_bounded_and_honoured(store: Store) {
+    let app = app(store).await;
+    let storage = &app.state.storage;
+    let key = key("export.csv");
+    assert!(matches!(
+        storage.signed_get_url(&key, Duration::from_secs(604_801), "x.csv"),
+        Err(StorageError::InvalidTtl)
+    ));
+    assert!(storage.signed_get_url(&key, Duration::ZERO, "x.csv").is_err());
+    let url = storage.signed_get_url(&key, HOUR, "x.csv").unwrap();
+    match store {
+        Store::S3 => assert!(url.contains("X-Amz-Expires=3600"), "{url}"),
+        Store::Fs => {
+            let expires: u64 = url
+                .split("expires=")
+                .nth(1)
+                .unwrap()
+                .split('&')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            assert!((now + 3595..=now + 3600).contains(&expires), "{expires} vs {now}");
+        }
+    }
+    // Every call signs anew.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_ne!(url, storage.signed_get_url(&key, HOUR, "x.csv").unwrap());
+}
