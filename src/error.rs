@@ -35,6 +35,9 @@ pub enum AppError {
     /// The request itself is malformed (bad encoding, missing or mistyped arguments).
     #[error("The request was malformed: {message}")]
     BadRequest { message: String },
+    /// The request is valid but the thing is not in a state that allows it.
+    #[error("{message}")]
+    Conflict { message: String },
     /// Too many attempts or requests; try again later.
     #[error("{message}")]
     RateLimited { message: String },
@@ -54,6 +57,7 @@ impl AppError {
             AppError::Forbidden { .. } | AppError::CrossSite => 403,
             AppError::NotFound => 404,
             AppError::Validation { .. } | AppError::BadRequest { .. } => 400,
+            AppError::Conflict { .. } => 409,
             AppError::RateLimited { .. } => 429,
             AppError::Unreachable => 503,
             AppError::Internal => 500,
@@ -112,10 +116,14 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
                 AppError::BadRequest { message }
             }
-            // The client could not reach the server or read its answer.
-            ServerFnErrorErr::Request(_)
-            | ServerFnErrorErr::Deserialization(_)
-            | ServerFnErrorErr::Response(_) => AppError::Unreachable,
+            // On the server, a body the JSON input codec cannot read is the client's mistake
+            // (server functions called during rendering never decode anything).
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Deserialization(message) => AppError::BadRequest { message },
+            // In the browser: the server could not be reached, or its answer could not be read.
+            #[cfg(not(feature = "ssr"))]
+            ServerFnErrorErr::Deserialization(_) => AppError::Unreachable,
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => AppError::Unreachable,
             // Everything else is a fault on our side; its text is not for the client.
             _ => AppError::Internal,
         }
@@ -142,6 +150,15 @@ mod tests {
     fn malformed_arguments_are_a_bad_request_not_a_server_fault() {
         let err = AppError::from_server_fn_error(ServerFnErrorErr::Args("missing field `id`".into()));
         assert_eq!(err.status(), 400);
+        #[cfg(feature = "ssr")]
+        {
+            let err = AppError::from_server_fn_error(ServerFnErrorErr::Deserialization("EOF at 1".into()));
+            assert_eq!(
+                err.status(),
+                400,
+                "an unreadable JSON body is the client's mistake"
+            );
+        }
         let err = AppError::from_server_fn_error(ServerFnErrorErr::ServerError("pool timed out".into()));
         assert_eq!(err, AppError::Internal);
         assert!(!err.to_string().contains("pool"));

@@ -6,6 +6,7 @@
 //! - [`error`]: the app's one error type, shared by server functions and the client.
 //! - [`auth`]: permissions, the signed-in user, sign-in/out; server side: sessions, passwords,
 //!   throttling and the guard every server function calls.
+//! - [`exports`]: export requests: the model, the catalog, the server functions (and their queries).
 //! - [`records`]: the organisation's records and the PHI/PII class of every column.
 //! - `db` (server): SQLite or Postgres pool and migrations.
 //! - `audit` (server): the append-only audit log.
@@ -15,9 +16,13 @@
 //! - `server` (server): the axum router, health check, logging and graceful shutdown.
 //! - `cli` (server): the binary's subcommands.
 
+// Leptos views are deeply nested types; the exports table's row needs more than the default 128.
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod auth;
 pub mod error;
+pub mod exports;
 pub mod records;
 pub mod ui;
 

@@ -16,3 +16,9 @@ export async function signIn(page: Page, email: string, info: TestInfo) {
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page).toHaveURL(/\/settings\/exports$/);
 }
+
+/** Saves a full-page screenshot under artifacts/screenshots/ (kept by the test run). */
+export async function screenshot(page: Page, name: string) {
+  const dir = process.env.ARTIFACTS_DIR ? `${process.env.ARTIFACTS_DIR}/screenshots` : "screenshots";
+  await page.screenshot({ path: `${dir}/${name}.png`, fullPage: true });
+}

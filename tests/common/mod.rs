@@ -322,6 +322,33 @@ impl TestApp {
         self.request(request.body(Body::from(body)).unwrap()).await
     }
 
+    /// POSTs a JSON body to the server function at `/api/{endpoint}`.
+    pub async fn call_json(
+        &self,
+        endpoint: &str,
+        body: &serde_json::Value,
+        cookie: Option<&str>,
+    ) -> TestResponse {
+        self.call_raw(endpoint, "application/json", body.to_string(), cookie)
+            .await
+    }
+
+    /// POSTs any body with any content type: for malformed-request tests.
+    pub async fn call_raw(
+        &self,
+        endpoint: &str,
+        content_type: &str,
+        body: impl Into<Body>,
+        cookie: Option<&str>,
+    ) -> TestResponse {
+        let mut request =
+            Request::post(format!("/api/{endpoint}")).header(header::CONTENT_TYPE, content_type);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, format!("exports_session={cookie}"));
+        }
+        self.request(request.body(body.into()).unwrap()).await
+    }
+
     /// Signs in and returns the session token; panics if sign-in fails.
     pub async fn login(&self, email: &str) -> String {
         let response = self

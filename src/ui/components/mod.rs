@@ -1,4 +1,7 @@
 //! Reusable pieces of the UI.
 
+pub mod export_request_form;
 pub mod icons;
+pub mod local_time;
 pub mod permission_gate;
+pub mod status_badge;

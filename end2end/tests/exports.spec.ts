@@ -1,0 +1,169 @@
+// The Data Exports page as each role uses it: the gate, the table and its badges, the New Export
+// dialog (keyboard only), Refresh, Download in a new tab, and Delete with confirmation.
+import { Download, expect, test } from "@playwright/test";
+import { hydrated, screenshot, signIn } from "./helpers";
+
+const table = (page) => page.locator("table.data-table");
+const rows = (page) => page.locator("table.data-table tbody tr");
+
+test("the member with no role sees the lock and no data", async ({ page }, info) => {
+  await signIn(page, "norole@globex.test", info);
+  await expect(page.getByRole("heading", { name: "Access denied" })).toBeVisible();
+  await expect(table(page)).toHaveCount(0);
+  expect(await page.content()).not.toContain("Audit trail");
+  if (hydrated(info)) await screenshot(page, "01-gated-no-role");
+});
+
+test("staff see every status but can neither create nor delete", async ({ page }, info) => {
+  await signIn(page, "staff@globex.test", info);
+  await expect(rows(page)).toHaveCount(4);
+  await expect(page.getByRole("button", { name: "New Export" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Delete export" })).toHaveCount(0);
+  // Newest first; formats in capitals; one badge per status.
+  await expect(rows(page).nth(0)).toContainText("De-identified dataset");
+  await expect(rows(page).nth(0)).toContainText("CSV");
+  await expect(rows(page).nth(1)).toContainText("XLSX");
+  for (const status of ["pending", "processing", "completed", "failed"]) {
+    await expect(page.locator(`.badge-${status}`)).toHaveCount(1);
+  }
+  await expect(page.locator(".badge-processing")).toContainText("40%");
+  // Download only on the completed row; Refresh because something is still running.
+  await expect(page.getByRole("button", { name: "Download" })).toHaveCount(1);
+  await expect(page.locator('tr[data-status="completed"]').getByRole("button", { name: "Download" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Refresh" })).toBeVisible();
+});
+
+test("the failed badge reveals its reason on keyboard focus", async ({ page }, info) => {
+  test.skip(!hydrated(info), "focus styling is the same without JavaScript, but this checks the live page");
+  await signIn(page, "finance@globex.test", info);
+  const tooltip = page.locator(".badge-failed .badge-tooltip");
+  await expect(tooltip).toBeHidden();
+  await page.locator(".badge-failed").focus();
+  await expect(tooltip).toBeVisible();
+  await expect(tooltip).toHaveText("The export could not be completed. Please try again.");
+});
+
+test("the admin sees the full list with every action", async ({ page }, info) => {
+  await signIn(page, "admin@globex.test", info);
+  await expect(rows(page)).toHaveCount(4);
+  await expect(page.getByRole("button", { name: "New Export" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Delete export" })).toHaveCount(4);
+  if (hydrated(info)) {
+    await expect(page.locator("time").first()).not.toContainText("UTC"); // local time once live
+    await screenshot(page, "03-list-every-status");
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, "05-list-phone-width");
+  }
+});
+
+test("Download opens a fresh signed link in a new tab", async ({ page, context }, info) => {
+  test.skip(!hydrated(info), "needs JavaScript");
+  await signIn(page, "admin@globex.test", info);
+  // Listen on the new tab as soon as it exists: the download can start before a later listener.
+  const downloaded = new Promise<Download>((resolve) =>
+    context.once("page", (tab) => tab.once("download", resolve)),
+  );
+  await page.getByRole("button", { name: "Download" }).click();
+  const download = await downloaded;
+  expect(download.suggestedFilename()).toMatch(/^globex-clinic-selected-records-\d{4}-\d{2}-\d{2}\.csv$/);
+  const path = await download.path();
+  const fs = await import("node:fs");
+  expect(fs.readFileSync(path, "utf-8")).toContain("Zoë");
+});
+
+test("an admin creates an export with the keyboard only", async ({ page }, info) => {
+  test.skip(!hydrated(info), "the dialog needs JavaScript");
+  await signIn(page, "admin@acme.test", info);
+  await expect(page.getByRole("heading", { name: "No exports yet" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Refresh" })).toHaveCount(0);
+  await screenshot(page, "02-empty");
+
+  const opener = page.getByRole("button", { name: "New Export" });
+  await opener.focus();
+  await page.keyboard.press("Enter");
+  const dialog = page.getByRole("dialog", { name: "New export" });
+  await expect(dialog).toBeVisible();
+  await screenshot(page, "04-dialog-open");
+
+  // Focus is inside the dialog; choose "Selected records" (the default), then the format.
+  await dialog.getByLabel("Selected records").focus();
+  await page.keyboard.press("Tab"); // the format select
+  await expect(dialog.getByLabel("Format")).toBeFocused();
+  await dialog.getByLabel("Format").selectOption("json");
+  await page.keyboard.press("Tab"); // first record type
+  await expect(dialog.getByLabel("Clients")).toBeFocused();
+  await page.keyboard.press("Space");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Space"); // Appointments
+  await page.keyboard.press("Enter"); // submit
+  await expect(dialog).toBeHidden();
+  await expect(opener).toBeFocused();
+
+  const first = rows(page).first();
+  await expect(first).toContainText("Selected records");
+  await expect(first).toContainText("JSON");
+  await expect(first).toContainText("Clients, Appointments");
+  await expect(first.locator(".badge-pending")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Refresh" })).toBeVisible();
+  await page.getByRole("button", { name: "Refresh" }).click();
+  await expect(rows(page).first()).toContainText("Selected records");
+});
+
+test("the dialog narrows formats by type, keeps errors inside, and closes on Esc", async ({ page }, info) => {
+  test.skip(!hydrated(info), "the dialog needs JavaScript");
+  await signIn(page, "finance@acme.test", info);
+  const opener = page.getByRole("button", { name: "New Export" });
+  await opener.click();
+  const dialog = page.getByRole("dialog", { name: "New export" });
+
+  await dialog.getByLabel("Audit trail").check();
+  await expect(dialog.getByLabel("Format").locator("option")).toHaveText(["CSV", "JSON"]);
+  await expect(dialog.getByText("Covers: Audit logs")).toBeVisible();
+  await dialog.getByLabel("Full organisation export").check();
+  await expect(dialog.getByLabel("Format").locator("option")).toHaveText(["JSON", "XLSX", "CSV"]);
+
+  await dialog.getByLabel("Selected records").check();
+  await dialog.getByRole("button", { name: "Request export" }).click();
+  await expect(dialog.getByRole("alert")).toHaveText("Choose at least one record type.");
+  await expect(dialog).toBeVisible();
+
+  await page.keyboard.press("Escape");
+  await expect(dialog).toBeHidden();
+  await expect(opener).toBeFocused();
+});
+
+test("deleting asks first, and removes only that row", async ({ page }, info) => {
+  test.skip(!hydrated(info), "needs JavaScript");
+  await signIn(page, "admin@acme.test", info);
+  await page.getByRole("button", { name: "New Export" }).click();
+  const dialog = page.getByRole("dialog", { name: "New export" });
+  await dialog.getByLabel("Audit trail").check();
+  await dialog.getByRole("button", { name: "Request export" }).click();
+  await expect(dialog).toBeHidden();
+  const before = await rows(page).count();
+  const target = rows(page).first();
+  await expect(target).toContainText("Audit trail");
+
+  page.once("dialog", (confirm) => confirm.dismiss());
+  await target.getByRole("button", { name: "Delete export" }).click();
+  await expect(rows(page)).toHaveCount(before);
+
+  page.once("dialog", (confirm) => {
+    expect(confirm.message()).toContain("records are not touched");
+    confirm.accept();
+  });
+  await target.getByRole("button", { name: "Delete export" }).click();
+  if (before === 1) {
+    await expect(page.getByRole("heading", { name: "No exports yet" })).toBeVisible();
+  } else {
+    await expect(rows(page)).toHaveCount(before - 1);
+  }
+});
+
+test("without JavaScript the server-rendered table stands on its own", async ({ page }, info) => {
+  test.skip(hydrated(info), "only meaningful without JavaScript");
+  await signIn(page, "finance@globex.test", info);
+  await expect(rows(page)).toHaveCount(4);
+  await expect(page.locator(".badge-completed")).toHaveText("Completed");
+  await expect(page.locator("time").first()).toContainText("UTC");
+});

@@ -1,0 +1,133 @@
+//! The server functions behind the Data Exports page. Each one checks the session, the
+//! permission and the organisation through `auth::guard` before anything else.
+
+use leptos::{prelude::*, server_fn::codec::Json};
+use uuid::Uuid;
+
+use crate::{
+    error::AppError,
+    exports::model::{ExportPage, ExportRequest, NewExport},
+};
+
+/// The organisation's export requests, newest first, one page (1-based) at a time.
+#[server(endpoint = "list_export_requests")]
+pub async fn list_export_requests(page: u32) -> Result<ExportPage, AppError> {
+    use crate::{auth::Permission, exports::repo};
+    let caller = crate::auth::guard::require(Permission::ViewExports).await?;
+    repo::list(&caller.state.db, caller.user.organization_id, page).await
+}
+
+/// Queues a new export after checking it against the catalog. Audited.
+#[server(endpoint = "create_export_request", input = Json)]
+pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, AppError> {
+    use crate::{
+        audit::{self, AuditEntry, AuditEvent},
+        auth::Permission,
+        exports::{catalog, repo},
+    };
+    let caller = crate::auth::guard::require(Permission::CreateExports).await?;
+    let valid = catalog::validate(&request)?;
+    let (db, user) = (&caller.state.db, &caller.user);
+    let created = repo::insert(db, user.organization_id, user.user_id, &valid).await?;
+    audit::record(
+        db,
+        AuditEntry::new(AuditEvent::ExportRequestCreated)
+            .organization(user.organization_id)
+            .actor(user.user_id)
+            .target("export_request", created.id)
+            .payload(serde_json::json!({
+                "export_type": valid.export_type.key(),
+                "export_format": valid.export_format.key(),
+                "entity_types": valid.entity_types.iter().map(|e| e.key()).collect::<Vec<_>>(),
+            })),
+    )
+    .await?;
+    Ok(created)
+}
+
+/// Deletes a request from the history and its stored file. Never touches the organisation's
+/// records. Audited.
+#[server(endpoint = "delete_export_request")]
+pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
+    use crate::{
+        audit::{self, AuditEntry, AuditEvent},
+        auth::Permission,
+        exports::repo,
+        storage::ObjectKey,
+    };
+    let caller = crate::auth::guard::require(Permission::DeleteExports).await?;
+    let (state, user) = (&caller.state, &caller.user);
+    let storage_key = repo::delete(&state.db, user.organization_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if let Some(key) = storage_key.as_deref().and_then(ObjectKey::parse)
+        && let Err(error) = state.storage.delete(&key).await
+    {
+        // The history entry is gone; the orphaned file is reported for clean-up, not to the user.
+        tracing::error!(%error, export_request_id = %id, "could not delete an export's file");
+    }
+    audit::record(
+        &state.db,
+        AuditEntry::new(AuditEvent::ExportRequestDeleted)
+            .organization(user.organization_id)
+            .actor(user.user_id)
+            .target("export_request", id)
+            .payload(serde_json::json!({ "had_file": storage_key.is_some() })),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A fresh download URL for a completed export, valid for the configured time (one hour by
+/// default). Every call signs anew and is audited.
+#[server(endpoint = "sign_download_url")]
+pub async fn sign_download_url(id: Uuid) -> Result<String, AppError> {
+    use crate::{
+        audit::{self, AuditEntry, AuditEvent},
+        auth::Permission,
+        exports::{model::ExportStatus, repo},
+        storage::ObjectKey,
+    };
+    let caller = crate::auth::guard::require(Permission::ViewExports).await?;
+    let (state, user) = (&caller.state, &caller.user);
+    let (request, storage_key) = repo::find(&state.db, user.organization_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if request.status != ExportStatus::Completed {
+        return Err(AppError::Conflict {
+            message: "This export is not ready to download yet.".into(),
+        });
+    }
+    let key = storage_key
+        .as_deref()
+        .and_then(ObjectKey::parse)
+        .filter(|key| key.organization_id() == user.organization_id)
+        .ok_or_else(|| {
+            AppError::internal("sign_download_url", format_args!("export {id} has no valid key"))
+        })?;
+    let slug = repo::organization_slug(&state.db, user.organization_id).await?;
+    let date = request
+        .completed_at
+        .unwrap_or(request.requested_at)
+        .format("%Y-%m-%d");
+    let name = format!(
+        "{slug}-{}-{date}.{}",
+        request.export_type.key().replace('_', "-"),
+        request.export_format.extension(request.entity_types.len())
+    );
+    let ttl = state.config.signed_url_ttl;
+    let url = state
+        .storage
+        .signed_get_url(&key, ttl, &name)
+        .map_err(|e| AppError::internal("signing a download URL", e))?;
+    audit::record(
+        &state.db,
+        AuditEntry::new(AuditEvent::ExportDownloaded)
+            .organization(user.organization_id)
+            .actor(user.user_id)
+            .target("export_request", id)
+            .payload(serde_json::json!({ "ttl_secs": ttl.as_secs() })),
+    )
+    .await?;
+    Ok(url)
+}

@@ -1,0 +1,9 @@
+//! Export requests: the shared model, the catalog of what can be exported, and the server
+//! functions that list, create, delete and sign downloads. The worker that produces the files
+//! consumes the same rows.
+
+pub mod api;
+pub mod catalog;
+pub mod model;
+#[cfg(feature = "ssr")]
+pub mod repo;

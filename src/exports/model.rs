@@ -1,0 +1,149 @@
+//! The export request as client and server share it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::records::EntityType;
+
+/// Where a request is in its life: `pending → processing → completed | failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportStatus {
+    Pending,
+    Processing,
+    Completed,
+    Failed,
+}
+
+impl ExportStatus {
+    pub const ALL: [ExportStatus; 4] = [
+        ExportStatus::Pending,
+        ExportStatus::Processing,
+        ExportStatus::Completed,
+        ExportStatus::Failed,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            ExportStatus::Pending => "pending",
+            ExportStatus::Processing => "processing",
+            ExportStatus::Completed => "completed",
+            ExportStatus::Failed => "failed",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ExportStatus::Pending => "Pending",
+            ExportStatus::Processing => "Processing",
+            ExportStatus::Completed => "Completed",
+            ExportStatus::Failed => "Failed",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<ExportStatus> {
+        ExportStatus::ALL.into_iter().find(|status| status.key() == key)
+    }
+
+    /// Still waiting for, or in the hands of, a worker.
+    pub fn is_active(self) -> bool {
+        matches!(self, ExportStatus::Pending | ExportStatus::Processing)
+    }
+}
+
+/// The file format of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    Csv,
+    Xlsx,
+    Json,
+}
+
+impl ExportFormat {
+    pub const ALL: [ExportFormat; 3] = [ExportFormat::Csv, ExportFormat::Xlsx, ExportFormat::Json];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Xlsx => "xlsx",
+            ExportFormat::Json => "json",
+        }
+    }
+
+    /// As the table shows it: CSV, XLSX, JSON.
+    pub fn label(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "CSV",
+            ExportFormat::Xlsx => "XLSX",
+            ExportFormat::Json => "JSON",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<ExportFormat> {
+        ExportFormat::ALL.into_iter().find(|format| format.key() == key)
+    }
+
+    /// The file extension: several entities in CSV travel as one ZIP of CSVs.
+    pub fn extension(self, entity_count: usize) -> &'static str {
+        match self {
+            ExportFormat::Csv if entity_count > 1 => "zip",
+            other => other.key(),
+        }
+    }
+}
+
+/// What kind of export: which entities it covers and how it treats identifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportType {
+    FullOrganization,
+    SelectedRecords,
+    DeidentifiedDataset,
+    AuditTrail,
+}
+
+/// One row of the exports table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportRequest {
+    pub id: Uuid,
+    pub export_type: ExportType,
+    pub export_format: ExportFormat,
+    pub entity_types: Vec<EntityType>,
+    pub status: ExportStatus,
+    pub progress: i32,
+    pub row_count: Option<i64>,
+    pub file_size_bytes: Option<i64>,
+    /// A message safe to show the user; details stay in the server log.
+    pub error: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// One page of the organisation's export requests, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportPage {
+    pub items: Vec<ExportRequest>,
+    /// 1-based.
+    pub page: u32,
+    pub page_size: u32,
+    pub total: u64,
+    /// Some request of the organisation (on any page) is pending or processing.
+    pub has_active: bool,
+}
+
+impl ExportPage {
+    pub fn page_count(&self) -> u32 {
+        (self.total.div_ceil(u64::from(self.page_size.max(1))) as u32).max(1)
+    }
+}
+
+/// What the New Export dialog submits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewExport {
+    pub export_type: String,
+    pub export_format: String,
+    #[serde(default)]
+    pub entity_types: Vec<String>,
+}

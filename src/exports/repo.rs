@@ -1,0 +1,196 @@
+//! `pf_export_requests` queries for the server functions, always scoped to one organisation.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::{
+    db::{Db, now, with_db},
+    error::AppError,
+    exports::{
+        catalog::ValidExport,
+        model::{ExportFormat, ExportPage, ExportRequest, ExportStatus, ExportType},
+    },
+    records::EntityType,
+};
+
+/// Rows per page of the exports table.
+pub const PAGE_SIZE: u32 = 25;
+/// A request is tried at most this many times before it is failed for good.
+pub const MAX_ATTEMPTS: i32 = 3;
+
+const COLUMNS: &str = "id, export_type, export_format, entity_types, status, progress, row_count, \
+                       file_size_bytes, error, requested_at, completed_at, storage_key";
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    export_type: String,
+    export_format: String,
+    entity_types: Json<Vec<String>>,
+    status: String,
+    progress: i32,
+    row_count: Option<i64>,
+    file_size_bytes: Option<i64>,
+    error: Option<String>,
+    requested_at: DateTime<Utc>,
+    completed_at: Option<DateTime<Utc>>,
+    storage_key: Option<String>,
+}
+
+impl Row {
+    fn into_request(self) -> Result<(ExportRequest, Option<String>), AppError> {
+        let corrupt = || {
+            AppError::internal(
+                "export request row",
+                format_args!("unknown value in row {}", self.id),
+            )
+        };
+        let request = ExportRequest {
+            id: self.id,
+            export_type: ExportType::from_key(&self.export_type).ok_or_else(corrupt)?,
+            export_format: ExportFormat::from_key(&self.export_format).ok_or_else(corrupt)?,
+            entity_types: self
+                .entity_types
+                .0
+                .iter()
+                .map(|key| EntityType::from_key(key))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(corrupt)?,
+            status: ExportStatus::from_key(&self.status).ok_or_else(corrupt)?,
+            progress: self.progress,
+            row_count: self.row_count,
+            file_size_bytes: self.file_size_bytes,
+            error: self.error,
+            requested_at: self.requested_at,
+            completed_at: self.completed_at,
+        };
+        Ok((request, self.storage_key))
+    }
+}
+
+/// Queues a new request.
+pub async fn insert(
+    db: &Db,
+    organization_id: Uuid,
+    requested_by: Uuid,
+    export: &ValidExport,
+) -> Result<ExportRequest, AppError> {
+    let id = Uuid::new_v4();
+    let at = now();
+    let entities: Vec<&str> = export.entity_types.iter().map(|entity| entity.key()).collect();
+    with_db!(db, pool => {
+        sqlx::query(
+            "INSERT INTO pf_export_requests \
+             (id, organization_id, requested_by, export_type, export_format, entity_types, status, \
+              max_attempts, run_at, requested_at, pii_phi_filtered) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8, $9)",
+        )
+        .bind(id)
+        .bind(organization_id)
+        .bind(requested_by)
+        .bind(export.export_type.key())
+        .bind(export.export_format.key())
+        .bind(Json(&entities))
+        .bind(MAX_ATTEMPTS)
+        .bind(at)
+        .bind(export.export_type.deidentifies())
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected())
+    })?;
+    Ok(ExportRequest {
+        id,
+        export_type: export.export_type,
+        export_format: export.export_format,
+        entity_types: export.entity_types.clone(),
+        status: ExportStatus::Pending,
+        progress: 0,
+        row_count: None,
+        file_size_bytes: None,
+        error: None,
+        requested_at: at,
+        completed_at: None,
+    })
+}
+
+/// One page of the organisation's requests, newest first.
+pub async fn list(db: &Db, organization_id: Uuid, page: u32) -> Result<ExportPage, AppError> {
+    let page = page.max(1);
+    let offset = i64::from(page - 1) * i64::from(PAGE_SIZE);
+    let rows: Vec<Row> = with_db!(db, pool => {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM pf_export_requests WHERE organization_id = $1 \
+             ORDER BY requested_at DESC, id DESC LIMIT $2 OFFSET $3"
+        ))
+        .bind(organization_id)
+        .bind(i64::from(PAGE_SIZE))
+        .bind(offset)
+        .fetch_all(pool)
+        .await
+    })?;
+    let (total, active): (i64, i64) = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT COUNT(*), COUNT(CASE WHEN status IN ('pending', 'processing') THEN 1 END) \
+             FROM pf_export_requests WHERE organization_id = $1",
+        )
+        .bind(organization_id)
+        .fetch_one(pool)
+        .await
+    })?;
+    let items = rows
+        .into_iter()
+        .map(|row| row.into_request().map(|(request, _)| request))
+        .collect::<Result<_, _>>()?;
+    Ok(ExportPage {
+        items,
+        page,
+        page_size: PAGE_SIZE,
+        total: total as u64,
+        has_active: active > 0,
+    })
+}
+
+/// The organisation's request `id` and its storage key; `None` for a missing id or another
+/// organisation's (indistinguishable on purpose).
+pub async fn find(
+    db: &Db,
+    organization_id: Uuid,
+    id: Uuid,
+) -> Result<Option<(ExportRequest, Option<String>)>, AppError> {
+    let row: Option<Row> = with_db!(db, pool => {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM pf_export_requests WHERE id = $1 AND organization_id = $2"
+        ))
+        .bind(id)
+        .bind(organization_id)
+        .fetch_optional(pool)
+        .await
+    })?;
+    row.map(Row::into_request).transpose()
+}
+
+/// Deletes the organisation's request `id`; returns its storage key (`Some(None)`: deleted, no
+/// file), or `None` when there was no such request in this organisation.
+pub async fn delete(db: &Db, organization_id: Uuid, id: Uuid) -> Result<Option<Option<String>>, AppError> {
+    let deleted: Option<(Option<String>,)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "DELETE FROM pf_export_requests WHERE id = $1 AND organization_id = $2 RETURNING storage_key",
+        )
+        .bind(id)
+        .bind(organization_id)
+        .fetch_optional(pool)
+        .await
+    })?;
+    Ok(deleted.map(|(key,)| key))
+}
+
+/// The organisation's slug, for download file names.
+pub async fn organization_slug(db: &Db, organization_id: Uuid) -> Result<String, AppError> {
+    Ok(with_db!(db, pool => {
+        sqlx::query_scalar("SELECT slug FROM organizations WHERE id = $1")
+            .bind(organization_id)
+            .fetch_one(pool)
+            .await
+    })?)
+}

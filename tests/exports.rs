@@ -1,0 +1,411 @@
+//! The export server functions: every role × action, every cross-organisation attempt and every
+//! kind of bad input, on SQLite and on Postgres.
+
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use common::{Backend, TestApp, TestResponse};
+use data_exports::{storage::ObjectKey, with_db};
+use http::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+on_both_databases!(
+    each_role_can_do_exactly_what_its_permissions_allow,
+    create_validates_against_the_catalog_naming_the_field,
+    listing_is_newest_first_paginated_and_reports_active_requests,
+    another_organisations_ids_are_not_found,
+    download_urls_are_signed_only_for_completed_exports_and_audited,
+    delete_removes_the_history_entry_and_its_file_but_no_records,
+    malformed_requests_are_refused_with_400_and_change_nothing,
+    signed_out_callers_get_401,
+);
+
+fn selected_csv() -> Value {
+    json!({ "request": { "export_type": "selected_records", "export_format": "csv", "entity_types": ["clients"] } })
+}
+
+async fn create(app: &TestApp, cookie: &str) -> TestResponse {
+    app.call_json("create_export_request", &selected_csv(), Some(cookie))
+        .await
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    with_db!(&app.state.db, pool => {
+        sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+    })
+}
+
+/// Marks request `id` completed with a stored file, as the worker would.
+async fn complete(app: &TestApp, organization_id: Uuid, id: Uuid, contents: &[u8]) -> ObjectKey {
+    let key = ObjectKey::new(organization_id, id, "export.csv").unwrap();
+    let mut writer = app.state.storage.writer(&key, "text/csv").await.unwrap();
+    writer.write(contents).await.unwrap();
+    writer.finish().await.unwrap();
+    with_db!(&app.state.db, pool => {
+        sqlx::query(
+            "UPDATE pf_export_requests SET status = 'completed', progress = 100, storage_key = $2, \
+             completed_at = requested_at, row_count = 1, file_size_bytes = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(key.as_str())
+        .bind(contents.len() as i64)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .unwrap()
+    });
+    key
+}
+
+fn id_of(response: &TestResponse) -> Uuid {
+    response.json()["id"].as_str().unwrap().parse().unwrap()
+}
+
+async fn organization_of(app: &TestApp, cookie: &str) -> Uuid {
+    let user = app.call("current_user", &[], Some(cookie)).await.json();
+    user["organization_id"].as_str().unwrap().parse().unwrap()
+}
+
+async fn each_role_can_do_exactly_what_its_permissions_allow(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let admin = app.login("admin@acme.test").await;
+    let org = organization_of(&app, &admin).await;
+    // (user, list, create, delete, sign)
+    let matrix = [
+        ("admin", true, true, true, true),
+        ("finance", true, true, false, true),
+        ("staff", true, false, false, true),
+        ("norole", false, false, false, false),
+    ];
+    for (local, list, create_ok, delete_ok, sign_ok) in matrix {
+        let cookie = app.login(&format!("{local}@acme.test")).await;
+        // An export to delete and download, made by the admin.
+        let target = id_of(&create(&app, &admin).await);
+        complete(&app, org, target, b"id\n1\n").await;
+
+        let expect = |ok: bool, response: &TestResponse, what: &str| {
+            let wanted = if ok { StatusCode::OK } else { StatusCode::FORBIDDEN };
+            assert_eq!(response.status, wanted, "{local} {what}: {}", response.text());
+            if !ok {
+                assert_eq!(response.json()["code"], "forbidden", "{local} {what}");
+            }
+        };
+        expect(
+            list,
+            &app.call("list_export_requests", &[("page", "1")], Some(&cookie))
+                .await,
+            "list",
+        );
+        let before = count(&app, "SELECT COUNT(*) FROM pf_export_requests").await;
+        let created = create(&app, &cookie).await;
+        expect(create_ok, &created, "create");
+        let after = count(&app, "SELECT COUNT(*) FROM pf_export_requests").await;
+        assert_eq!(
+            after - before,
+            i64::from(create_ok),
+            "{local}: a refused create must change nothing"
+        );
+        expect(
+            sign_ok,
+            &app.call("sign_download_url", &[("id", &target.to_string())], Some(&cookie))
+                .await,
+            "sign",
+        );
+        expect(
+            delete_ok,
+            &app.call(
+                "delete_export_request",
+                &[("id", &target.to_string())],
+                Some(&cookie),
+            )
+            .await,
+            "delete",
+        );
+    }
+    // Every refusal is in the audit log: norole ×4, staff ×2, finance ×1.
+    assert_eq!(app.audit_count("access_denied").await, 7);
+}
+
+async fn create_validates_against_the_catalog_naming_the_field(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let cookie = app.login("finance@globex.test").await;
+    let cases = [
+        (
+            json!({ "export_type": "everything", "export_format": "csv", "entity_types": ["clients"] }),
+            "export_type",
+        ),
+        (
+            json!({ "export_type": "audit_trail", "export_format": "xlsx", "entity_types": [] }),
+            "export_format",
+        ),
+        (
+            json!({ "export_type": "deidentified_dataset", "export_format": "xlsx", "entity_types": ["clients"] }),
+            "export_format",
+        ),
+        (
+            json!({ "export_type": "selected_records", "export_format": "csv", "entity_types": [] }),
+            "entity_types",
+        ),
+        (
+            json!({ "export_type": "selected_records", "export_format": "csv", "entity_types": ["patients"] }),
+            "entity_types",
+        ),
+        (
+            json!({ "export_type": "selected_records", "export_format": "csv", "entity_types": ["audit_logs"] }),
+            "entity_types",
+        ),
+    ];
+    for (request, field) in cases {
+        let response = app
+            .call_json(
+                "create_export_request",
+                &json!({ "request": request }),
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{request}");
+        let body = response.json();
+        assert_eq!(
+            (body["code"].as_str(), body["field"].as_str()),
+            (Some("validation"), Some(field)),
+            "{body}"
+        );
+    }
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM pf_export_requests").await, 0);
+
+    let response = app
+        .call_json(
+            "create_export_request",
+            &json!({ "request": { "export_type": "deidentified_dataset", "export_format": "JSON", "entity_types": ["claims", "clients"] } }),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    let created = response.json();
+    assert_eq!(created["status"], "pending");
+    assert_eq!(created["export_format"], "json");
+    assert_eq!(created["entity_types"], json!(["clients", "claims"]));
+    assert_eq!(app.audit_count("export_request_created").await, 1);
+    let filtered = count(
+        &app,
+        "SELECT COUNT(*) FROM pf_export_requests WHERE pii_phi_filtered = TRUE",
+    )
+    .await;
+    assert_eq!(filtered, 1, "a de-identified request is flagged");
+}
+
+async fn listing_is_newest_first_paginated_and_reports_active_requests(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let cookie = app.login("admin@acme.test").await;
+    let empty = app
+        .call("list_export_requests", &[("page", "1")], Some(&cookie))
+        .await
+        .json();
+    assert_eq!(
+        (empty["total"].as_u64(), empty["has_active"].as_bool()),
+        (Some(0), Some(false))
+    );
+    let mut ids = Vec::new();
+    for _ in 0..30 {
+        ids.push(id_of(&create(&app, &cookie).await));
+    }
+    let first = app
+        .call("list_export_requests", &[("page", "1")], Some(&cookie))
+        .await
+        .json();
+    assert_eq!(first["total"], 30);
+    assert_eq!(first["has_active"], true);
+    let items = first["items"].as_array().unwrap();
+    assert_eq!(items.len(), 25);
+    assert_eq!(items[0]["id"], ids[29].to_string(), "newest first");
+    let second = app
+        .call("list_export_requests", &[("page", "2")], Some(&cookie))
+        .await
+        .json();
+    assert_eq!(second["items"].as_array().unwrap().len(), 5);
+    assert_eq!(second["items"][4]["id"], ids[0].to_string());
+
+    // Once nothing is pending or processing, the Refresh button has no reason to show.
+    with_db!(&app.state.db, pool => {
+        sqlx::query("UPDATE pf_export_requests SET status = 'failed', error = 'x'").execute(pool).await.map(|_| ()).unwrap()
+    });
+    let settled = app
+        .call("list_export_requests", &[("page", "1")], Some(&cookie))
+        .await
+        .json();
+    assert_eq!(settled["has_active"], false);
+}
+
+async fn another_organisations_ids_are_not_found(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let acme = app.login("admin@acme.test").await;
+    let globex = app.login("admin@globex.test").await;
+    let acme_org = organization_of(&app, &acme).await;
+    let theirs = id_of(&create(&app, &acme).await);
+    complete(&app, acme_org, theirs, b"acme only\n").await;
+    let missing = Uuid::new_v4();
+
+    for id in [theirs, missing] {
+        for endpoint in ["sign_download_url", "delete_export_request"] {
+            let response = app
+                .call(endpoint, &[("id", &id.to_string())], Some(&globex))
+                .await;
+            assert_eq!(response.status, StatusCode::NOT_FOUND, "{endpoint} {id}");
+            assert_eq!(
+                response.json(),
+                json!({ "code": "not_found" }),
+                "same answer for theirs and missing"
+            );
+        }
+    }
+    let listed = app
+        .call("list_export_requests", &[("page", "1")], Some(&globex))
+        .await
+        .json();
+    assert_eq!(listed["total"], 0, "Globex sees none of Acme's exports");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM pf_export_requests").await,
+        1,
+        "nothing deleted"
+    );
+}
+
+async fn download_urls_are_signed_only_for_completed_exports_and_audited(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let cookie = app.login("staff@acme.test").await;
+    let admin = app.login("admin@acme.test").await;
+    let org = organization_of(&app, &cookie).await;
+    let id = id_of(&create(&app, &admin).await);
+
+    let pending = app
+        .call("sign_download_url", &[("id", &id.to_string())], Some(&cookie))
+        .await;
+    assert_eq!(pending.status, StatusCode::CONFLICT);
+    assert_eq!(
+        pending.json()["message"],
+        "This export is not ready to download yet."
+    );
+
+    complete(&app, org, id, b"id,name\n1,Ada\n").await;
+    let first = app
+        .call("sign_download_url", &[("id", &id.to_string())], Some(&cookie))
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    let url: String = serde_json::from_slice(&first.body).unwrap();
+    assert!(url.contains("acme-behavioral-health-selected-records-"), "{url}");
+    assert!(url.contains(".csv"), "{url}");
+    let download = app
+        .request(http::Request::get(&url).body(axum::body::Body::empty()).unwrap())
+        .await;
+    assert_eq!(download.status, StatusCode::OK);
+    assert_eq!(download.body, b"id,name\n1,Ada\n");
+
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = app
+        .call("sign_download_url", &[("id", &id.to_string())], Some(&cookie))
+        .await;
+    let second: String = serde_json::from_slice(&second.body).unwrap();
+    assert_ne!(url, second, "every click signs anew");
+    assert_eq!(app.audit_count("export_downloaded").await, 2);
+}
+
+async fn delete_removes_the_history_entry_and_its_file_but_no_records(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let cookie = app.login("admin@globex.test").await;
+    let org = organization_of(&app, &cookie).await;
+    let id = id_of(&create(&app, &cookie).await);
+    let key = complete(&app, org, id, b"rows\n").await;
+    let records = "SELECT (SELECT COUNT(*) FROM clients) + (SELECT COUNT(*) FROM appointments) + \
+                   (SELECT COUNT(*) FROM encounters) + (SELECT COUNT(*) FROM claims) + (SELECT COUNT(*) FROM staff)";
+    let before = count(&app, records).await;
+
+    let response = app
+        .call("delete_export_request", &[("id", &id.to_string())], Some(&cookie))
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM pf_export_requests").await, 0);
+    assert!(!app.state.storage.exists(&key).await.unwrap(), "the file is gone");
+    assert_eq!(
+        count(&app, records).await,
+        before,
+        "the organisation's records are untouched"
+    );
+    assert_eq!(app.audit_count("export_request_deleted").await, 1);
+
+    let again = app
+        .call("delete_export_request", &[("id", &id.to_string())], Some(&cookie))
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+}
+
+async fn malformed_requests_are_refused_with_400_and_change_nothing(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let cookie = app.login("admin@acme.test").await;
+    let form = "application/x-www-form-urlencoded";
+    let cases: Vec<(&str, &str, String)> = vec![
+        ("create_export_request", "application/json", "{".into()),
+        ("create_export_request", "application/json", "[]".into()),
+        (
+            "create_export_request",
+            "application/json",
+            "{\"request\": {\"export_type\": 7}}".into(),
+        ),
+        (
+            "create_export_request",
+            "application/json",
+            "{\"request\": null}".into(),
+        ),
+        (
+            "create_export_request",
+            "application/json",
+            format!(
+                "{{\"request\": {{\"export_type\": \"{}\"}}}}",
+                "x".repeat(100_000)
+            ),
+        ),
+        ("delete_export_request", form, "id=not-a-uuid".into()),
+        ("delete_export_request", form, "".into()),
+        ("delete_export_request", form, "id=".into()),
+        ("sign_download_url", form, "id=%ZZ".into()),
+        ("list_export_requests", form, "page=-1".into()),
+        ("list_export_requests", form, "page=abc".into()),
+        ("list_export_requests", form, format!("page={}", u64::MAX)),
+    ];
+    for (endpoint, content_type, body) in cases {
+        let response = app
+            .call_raw(endpoint, content_type, body.clone(), Some(&cookie))
+            .await;
+        let shown: String = body.chars().take(60).collect();
+        assert_eq!(
+            response.status,
+            StatusCode::BAD_REQUEST,
+            "{endpoint} {shown}: {}",
+            response.text()
+        );
+        assert!(
+            response.json()["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{endpoint} {shown}"
+        );
+    }
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM pf_export_requests").await, 0);
+}
+
+async fn signed_out_callers_get_401(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let id = Uuid::new_v4().to_string();
+    for (endpoint, form) in [
+        ("list_export_requests", vec![("page", "1")]),
+        ("delete_export_request", vec![("id", id.as_str())]),
+        ("sign_download_url", vec![("id", id.as_str())]),
+    ] {
+        let response = app.call(endpoint, &form, None).await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{endpoint}");
+        assert_eq!(response.json()["code"], "unauthenticated");
+    }
+    let response = app
+        .call_json("create_export_request", &selected_csv(), Some("forged"))
+        .await;
+    assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+}
