@@ -4,7 +4,10 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::db::{Db, now, with_db};
+use crate::{
+    auth::CurrentUser,
+    db::{Db, now, with_db},
+};
 
 /// What happened. The names are stable: reports and tests query them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +62,11 @@ impl AuditEntry {
             target_id: None,
             payload: Value::Object(Default::default()),
         }
+    }
+
+    /// Done by `user`, in their organisation.
+    pub fn by(self, user: &CurrentUser) -> Self {
+        self.organization(user.organization_id).actor(user.user_id)
     }
 
     pub fn organization(mut self, id: Uuid) -> Self {

@@ -53,8 +53,7 @@ pub async fn authorize(
         Ok(user) if user.has(permission) => Ok(user),
         Ok(user) => {
             let entry = AuditEntry::new(AuditEvent::AccessDenied)
-                .organization(user.organization_id)
-                .actor(user.user_id)
+                .by(&user)
                 .payload(serde_json::json!({ "permission": permission.key(), "reason": "forbidden" }));
             audit::record(&state.db, entry).await?;
             Err(AppError::Forbidden {
@@ -238,13 +237,7 @@ pub async fn sign_out() -> Result<(), AppError> {
     let state = AppState::from_context()?;
     let parts = request_parts()?;
     if let Ok(user) = user_for_request(&state, &parts).await {
-        audit::record(
-            &state.db,
-            AuditEntry::new(AuditEvent::Logout)
-                .organization(user.organization_id)
-                .actor(user.user_id),
-        )
-        .await?;
+        audit::record(&state.db, AuditEntry::new(AuditEvent::Logout).by(&user)).await?;
     }
     if let Some(token) = session::token_from(&parts.headers) {
         session::destroy(&state.db, &token).await?;

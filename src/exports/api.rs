@@ -32,8 +32,7 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
     audit::record(
         db,
         AuditEntry::new(AuditEvent::ExportRequestCreated)
-            .organization(user.organization_id)
-            .actor(user.user_id)
+            .by(user)
             .target("export_request", created.id)
             .payload(serde_json::json!({
                 "export_type": valid.export_type.key(),
@@ -69,8 +68,7 @@ pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
     audit::record(
         &state.db,
         AuditEntry::new(AuditEvent::ExportRequestDeleted)
-            .organization(user.organization_id)
-            .actor(user.user_id)
+            .by(user)
             .target("export_request", id)
             .payload(serde_json::json!({ "had_file": storage_key.is_some() })),
     )
@@ -123,8 +121,7 @@ pub async fn sign_download_url(id: Uuid) -> Result<String, AppError> {
     audit::record(
         &state.db,
         AuditEntry::new(AuditEvent::ExportDownloaded)
-            .organization(user.organization_id)
-            .actor(user.user_id)
+            .by(user)
             .target("export_request", id)
             .payload(serde_json::json!({ "ttl_secs": ttl.as_secs() })),
     )
