@@ -135,29 +135,38 @@ test("the dialog narrows formats by type, keeps errors inside, and closes on Esc
 test("deleting asks first, and removes only that row", async ({ page }, info) => {
   test.skip(!hydrated(info), "needs JavaScript");
   await signIn(page, "admin@acme.test", info);
+  await expect(page.locator("table.data-table, .empty-state")).toBeVisible();
+  const before = await rows(page).count();
   await page.getByRole("button", { name: "New Export" }).click();
   const dialog = page.getByRole("dialog", { name: "New export" });
   await dialog.getByLabel("Audit trail").check();
   await dialog.getByRole("button", { name: "Request export" }).click();
   await expect(dialog).toBeHidden();
-  const before = await rows(page).count();
+  await expect(rows(page)).toHaveCount(before + 1);
   const target = rows(page).first();
   await expect(target).toContainText("Audit trail");
 
+  let deleteCalls = 0;
+  page.on("request", (request) => {
+    if (request.url().includes("/api/delete_export_request")) deleteCalls += 1;
+  });
   page.once("dialog", (confirm) => confirm.dismiss());
   await target.getByRole("button", { name: "Delete export" }).click();
-  await expect(rows(page)).toHaveCount(before);
+  await expect(rows(page)).toHaveCount(before + 1);
 
   page.once("dialog", (confirm) => {
     expect(confirm.message()).toContain("records are not touched");
     confirm.accept();
   });
   await target.getByRole("button", { name: "Delete export" }).click();
-  if (before === 1) {
+  if (before === 0) {
     await expect(page.getByRole("heading", { name: "No exports yet" })).toBeVisible();
   } else {
-    await expect(rows(page)).toHaveCount(before - 1);
+    await expect(rows(page)).toHaveCount(before);
+    await expect(rows(page).first()).not.toContainText("Audit trail");
   }
+  // Dismissing sent nothing; confirming sent exactly one request.
+  expect(deleteCalls).toBe(1);
 });
 
 test("without JavaScript the server-rendered table stands on its own", async ({ page }, info) => {
