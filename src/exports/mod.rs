@@ -6,4 +6,6 @@ pub mod api;
 pub mod catalog;
 pub mod model;
 #[cfg(feature = "ssr")]
+pub mod queue;
+#[cfg(feature = "ssr")]
 pub mod repo;

@@ -1,0 +1,207 @@
+//! The export queue is `pf_export_requests` itself. A worker claims the oldest runnable request
+//! atomically and holds it under a lease it keeps renewing; a request whose lease ran out (its
+//! worker died) is claimed again, until `max_attempts`. Every write a worker makes afterwards is
+//! fenced by `(id, attempt, status = 'processing')`, so a worker that lost its lease changes nothing.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::db::{Db, now, with_db};
+
+/// A request in a worker's hands.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Claim {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub requested_by: Option<Uuid>,
+    pub attempt: i32,
+    pub export_type: String,
+    pub export_format: String,
+    pub entity_types: Json<Vec<String>>,
+}
+
+/// What a finished export records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub storage_key: String,
+    pub file_name: String,
+    pub row_count: i64,
+    pub file_size_bytes: i64,
+    pub execution_time_ms: i64,
+}
+
+const RUNNABLE: &str = "(status = 'pending' AND run_at <= $3) \
+                        OR (status = 'processing' AND lease_expires_at < $3 AND attempt < max_attempts)";
+const CLAIMED: &str = "status = 'processing', attempt = attempt + 1, locked_by = $1, lease_expires_at = $2, \
+                       started_at = $3, progress = 0, error = NULL";
+const RETURNED: &str = "id, organization_id, requested_by, attempt, export_type, export_format, entity_types";
+
+fn lease_end(at: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    at + TimeDelta::from_std(lease).unwrap_or(TimeDelta::minutes(5))
+}
+
+/// Claims the oldest runnable request for `worker`, or `None` when there is nothing to do.
+pub async fn claim(db: &Db, worker: &str, lease: Duration) -> Result<Option<Claim>, sqlx::Error> {
+    let at = now();
+    let expires = lease_end(at, lease);
+    match db {
+        // SQLite has one writer at a time: a single UPDATE … WHERE id = (SELECT … LIMIT 1) is atomic.
+        Db::Sqlite(pool) => {
+            sqlx::query_as(&format!(
+                "UPDATE pf_export_requests SET {CLAIMED} WHERE id = (\
+                   SELECT id FROM pf_export_requests WHERE {RUNNABLE} \
+                   ORDER BY run_at, requested_at, id LIMIT 1) \
+                 RETURNING {RETURNED}"
+            ))
+            .bind(worker)
+            .bind(expires)
+            .bind(at)
+            .fetch_optional(pool)
+            .await
+        }
+        // Postgres: concurrent workers skip rows another has locked instead of waiting on them.
+        Db::Postgres(pool) => {
+            sqlx::query_as(&format!(
+                "WITH next AS (\
+                   SELECT id FROM pf_export_requests WHERE {RUNNABLE} \
+                   ORDER BY run_at, requested_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                 UPDATE pf_export_requests SET {CLAIMED} FROM next WHERE pf_export_requests.id = next.id \
+                 RETURNING {}",
+                RETURNED
+                    .split(", ")
+                    .map(|column| format!("pf_export_requests.{column}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .bind(worker)
+            .bind(expires)
+            .bind(at)
+            .fetch_optional(pool)
+            .await
+        }
+    }
+}
+
+/// Runs a fenced update: it applies only while `claim` still holds the request.
+async fn fenced(
+    db: &Db,
+    claim: &Claim,
+    set: &str,
+    bind: impl FnOnce(Fence) -> Fence,
+) -> Result<bool, sqlx::Error> {
+    let fence = bind(Fence::default());
+    let sql = format!(
+        "UPDATE pf_export_requests SET {set} WHERE id = $1 AND attempt = $2 AND status = 'processing'"
+    );
+    let affected = with_db!(db, pool => {
+        let mut query = sqlx::query(&sql).bind(claim.id).bind(claim.attempt);
+        for value in &fence.values {
+            query = match value {
+                FenceValue::Text(text) => query.bind(text.clone()),
+                FenceValue::Int(int) => query.bind(*int),
+                FenceValue::Instant(at) => query.bind(*at),
+            };
+        }
+        query.execute(pool).await.map(|done| done.rows_affected())
+    })?;
+    Ok(affected == 1)
+}
+
+/// Values bound after `$1 = id` and `$2 = attempt`, as `$3`, `$4`, ….
+#[derive(Default)]
+struct Fence {
+    values: Vec<FenceValue>,
+}
+
+enum FenceValue {
+    Text(String),
+    Int(i64),
+    Instant(DateTime<Utc>),
+}
+
+impl Fence {
+    fn text(mut self, value: impl Into<String>) -> Self {
+        self.values.push(FenceValue::Text(value.into()));
+        self
+    }
+    fn int(mut self, value: i64) -> Self {
+        self.values.push(FenceValue::Int(value));
+        self
+    }
+    fn instant(mut self, value: DateTime<Utc>) -> Self {
+        self.values.push(FenceValue::Instant(value));
+        self
+    }
+}
+
+/// Extends the lease. `false`: the lease was lost (stop working on it).
+pub async fn heartbeat(db: &Db, claim: &Claim, lease: Duration) -> Result<bool, sqlx::Error> {
+    let expires = lease_end(now(), lease);
+    fenced(db, claim, "lease_expires_at = $3", |f| f.instant(expires)).await
+}
+
+/// Records progress (0–100).
+pub async fn progress(db: &Db, claim: &Claim, percent: i64) -> Result<bool, sqlx::Error> {
+    fenced(db, claim, "progress = $3", |f| f.int(percent.clamp(0, 100))).await
+}
+
+/// Marks the request completed. `false`: the lease was lost and nothing was recorded.
+pub async fn complete(db: &Db, claim: &Claim, done: &Completion) -> Result<bool, sqlx::Error> {
+    fenced(
+        db,
+        claim,
+        "status = 'completed', progress = 100, storage_key = $3, file_name = $4, row_count = $5, \
+         file_size_bytes = $6, execution_time_ms = $7, completed_at = $8, locked_by = NULL, lease_expires_at = NULL",
+        |f| {
+            f.text(done.storage_key.clone())
+                .text(done.file_name.clone())
+                .int(done.row_count)
+                .int(done.file_size_bytes)
+                .int(done.execution_time_ms)
+                .instant(now())
+        },
+    )
+    .await
+}
+
+/// Marks the request failed with a message safe to show the user.
+pub async fn fail(db: &Db, claim: &Claim, message: &str) -> Result<bool, sqlx::Error> {
+    fenced(
+        db,
+        claim,
+        "status = 'failed', error = $3, completed_at = $4, locked_by = NULL, lease_expires_at = NULL",
+        |f| f.text(message).instant(now()),
+    )
+    .await
+}
+
+/// Hands the request back untouched (graceful shutdown): pending again, the attempt not counted.
+pub async fn release(db: &Db, claim: &Claim) -> Result<bool, sqlx::Error> {
+    fenced(
+        db,
+        claim,
+        "status = 'pending', attempt = attempt - 1, run_at = $3, locked_by = NULL, lease_expires_at = NULL, progress = 0",
+        |f| f.instant(now()),
+    )
+    .await
+}
+
+/// Fails requests whose last allowed attempt lost its lease; returns them (for the audit log).
+pub async fn fail_exhausted(db: &Db, message: &str) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    let at = now();
+    with_db!(db, pool => {
+        sqlx::query_as(
+            "UPDATE pf_export_requests SET status = 'failed', error = $1, completed_at = $2, \
+             locked_by = NULL, lease_expires_at = NULL \
+             WHERE status = 'processing' AND lease_expires_at < $2 AND attempt >= max_attempts \
+             RETURNING id, organization_id",
+        )
+        .bind(message)
+        .bind(at)
+        .fetch_all(pool)
+        .await
+    })
+}
