@@ -28,8 +28,10 @@ on_both_databases!(
     a_wrong_password_or_unknown_email_is_refused_alike,
     failed_sign_ins_are_throttled_per_account,
     failed_sign_ins_are_throttled_per_address,
+    a_parallel_burst_cannot_slip_past_the_throttle,
     signing_in_rotates_the_session,
     signing_out_kills_the_session,
+    a_password_reset_ends_every_session,
     idle_sessions_expire,
     sessions_expire_absolutely_however_active,
     the_guard_answers_401_and_403_and_audits_denials,
@@ -197,9 +199,11 @@ async fn failed_sign_ins_are_throttled_per_address(backend: Backend) {
             .unwrap();
         app.request(request)
     };
-    // Spread over many accounts, so no single account is locked.
+    // Spread over many accounts, so no single account is locked; the client also writes its own
+    // X-Forwarded-For entry each time, which must not count: our proxy appends the real address.
     for i in 0..data_exports::auth::throttle::PER_ADDRESS {
-        let response = attempt(format!("user{i}@nowhere.test"), "203.0.113.7", "wrong-password").await;
+        let spoofed: &'static str = Box::leak(format!("10.9.8.{i}, 203.0.113.7").into_boxed_str());
+        let response = attempt(format!("user{i}@nowhere.test"), spoofed, "wrong-password").await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED);
     }
     let blocked = attempt("admin@acme.test".into(), "203.0.113.7", DEMO_PASSWORD).await;
@@ -501,4 +505,67 @@ async fn cross_site_state_changes_are_refused(backend: Backend) {
     ] {
         assert_eq!(login(headers).await.status, StatusCode::OK, "{headers:?}");
     }
+}
+
+async fn a_parallel_burst_cannot_slip_past_the_throttle(backend: Backend) {
+    let app = std::sync::Arc::new(TestApp::seeded(backend).await);
+    let mut attempts = Vec::new();
+    for _ in 0..20 {
+        let app = app.clone();
+        attempts.push(tokio::spawn(async move {
+            app.call(
+                "login",
+                &[("email", "admin@globex.test"), ("password", "guess-guess-guess")],
+                None,
+            )
+            .await
+            .status
+        }));
+    }
+    let mut checked = 0;
+    for attempt in attempts {
+        let status = attempt.await.unwrap();
+        assert!(
+            matches!(status, StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS),
+            "{status}"
+        );
+        checked += i64::from(status == StatusCode::UNAUTHORIZED);
+    }
+    // Only attempts that reached the password check answer 401: never more than the limit.
+    assert!(
+        checked <= data_exports::auth::throttle::PER_ACCOUNT,
+        "{checked} passwords were tried"
+    );
+    let right = app
+        .call(
+            "login",
+            &[("email", "admin@globex.test"), ("password", DEMO_PASSWORD)],
+            None,
+        )
+        .await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+async fn a_password_reset_ends_every_session(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let cookie = app.login("finance@acme.test").await;
+    let other = app.login("staff@acme.test").await;
+    data_exports::auth::accounts::upsert_user(
+        &app.state.db,
+        "finance@acme.test",
+        "Acme Finance",
+        "a-brand-new-password",
+    )
+    .await
+    .unwrap();
+    assert!(
+        app.call("current_user", &[], Some(&cookie))
+            .await
+            .json()
+            .is_null()
+    );
+    assert!(
+        !app.call("current_user", &[], Some(&other)).await.json().is_null(),
+        "other users keep theirs"
+    );
 }

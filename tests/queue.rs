@@ -24,7 +24,7 @@ on_both_databases!(
     concurrent_workers_claim_every_job_exactly_once,
     an_expired_lease_is_claimed_again_and_the_stale_attempt_is_fenced,
     a_poison_job_fails_at_max_attempts,
-    a_released_job_is_pending_again_without_losing_an_attempt,
+    a_released_job_is_pending_again_fenced_and_costs_no_attempt,
 );
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -164,7 +164,7 @@ async fn a_poison_job_fails_at_max_attempts(backend: Backend) {
     assert_eq!(status(&app, id).await, ("failed".into(), repo::MAX_ATTEMPTS));
 }
 
-async fn a_released_job_is_pending_again_without_losing_an_attempt(backend: Backend) {
+async fn a_released_job_is_pending_again_fenced_and_costs_no_attempt(backend: Backend) {
     let app = TestApp::seeded(backend).await;
     let [id] = enqueue(&app, 1).await[..] else {
         unreachable!()
@@ -172,7 +172,19 @@ async fn a_released_job_is_pending_again_without_losing_an_attempt(backend: Back
     let db = &app.state.db;
     let claim = queue::claim(db, "stopping-worker", LEASE).await.unwrap().unwrap();
     assert!(queue::release(db, &claim).await.unwrap());
-    assert_eq!(status(&app, id).await, ("pending".into(), 0));
+    assert_eq!(status(&app, id).await, ("pending".into(), 1));
     let again = queue::claim(db, "next-worker", LEASE).await.unwrap().unwrap();
-    assert_eq!((again.id, again.attempt), (id, 1));
+    assert_eq!((again.id, again.attempt), (id, 2));
+    // The releasing worker's late writes (a heartbeat in flight) cannot touch the new holder's run.
+    assert!(!queue::heartbeat(db, &claim, LEASE).await.unwrap());
+    assert!(!queue::complete(db, &claim, &done(&claim)).await.unwrap());
+    // And the release cost no attempt: the full budget is still there for the new holder.
+    let budget: i32 = with_db!(db, pool => {
+        sqlx::query_scalar("SELECT max_attempts - attempt FROM pf_export_requests WHERE id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(budget, repo::MAX_ATTEMPTS - 1);
 }

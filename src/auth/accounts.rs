@@ -78,6 +78,14 @@ pub async fn upsert_user(db: &Db, email: &str, display_name: &str, password: &st
                 .await
                 .map(|done| done.rows_affected())
         })?;
+        // A new password (after a suspected compromise, say) ends every session at once.
+        with_db!(db, pool => {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
         return Ok(id);
     }
     let id = Uuid::new_v4();

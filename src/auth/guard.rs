@@ -119,7 +119,8 @@ async fn user_for_request(state: &AppState, parts: &Parts) -> Result<CurrentUser
     })
 }
 
-/// The client's address: the socket's, or the first `X-Forwarded-For` hop behind a trusted proxy.
+/// The client's address: the socket's, or the right-most `X-Forwarded-For` hop behind a trusted
+/// proxy (the one our proxy appended; anything to its left the client could have written).
 fn client_address(parts: &Parts, trust_proxy: bool) -> String {
     let forwarded = trust_proxy
         .then(|| {
@@ -128,7 +129,7 @@ fn client_address(parts: &Parts, trust_proxy: bool) -> String {
                 .get("x-forwarded-for")?
                 .to_str()
                 .ok()?
-                .split(',')
+                .rsplit(',')
                 .next()
                 .map(str::trim)
         })
@@ -177,6 +178,7 @@ pub async fn sign_in(email: &str, password: &str) -> Result<Uuid, AppError> {
     }
 
     let address = client_address(&parts, state.config.trust_proxy);
+    let attempt_at = throttle::record_attempt(db, &email, &address).await?;
     if throttle::is_locked(db, &email, &address).await? {
         audit::record(
             db,
@@ -197,7 +199,6 @@ pub async fn sign_in(email: &str, password: &str) -> Result<Uuid, AppError> {
     let account = match account {
         Some(account) if matches => account,
         account => {
-            throttle::record_failure(db, &email, &address).await?;
             let mut entry =
                 AuditEntry::new(AuditEvent::LoginFailed).payload(serde_json::json!({ "address": address }));
             if let Some(account) = account {
@@ -220,7 +221,7 @@ pub async fn sign_in(email: &str, password: &str) -> Result<Uuid, AppError> {
     let timeout = state.config.session_absolute_timeout;
     let token = session::create(db, account.user_id, organization_id, timeout).await?;
     set_cookie(session::cookie(&token, timeout, secure(&state, &parts)));
-    throttle::clear(db, &email).await?;
+    throttle::forgive(db, &email, &address, attempt_at).await?;
     audit::record(
         db,
         AuditEntry::new(AuditEvent::LoginSucceeded)

@@ -14,7 +14,8 @@ use crate::db::{Db, now, with_db};
 
 pub const COOKIE_NAME: &str = "exports_session";
 
-/// Skip rewriting `last_seen_at` more often than this: reads stay reads.
+/// Skip rewriting `last_seen_at` more often than this (or half the idle timeout, if shorter, so an
+/// active session never idles out): reads stay reads.
 const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// A live session row.
@@ -63,7 +64,9 @@ pub async fn create(
 /// records the activity.
 pub async fn lookup(db: &Db, token: &str, idle_timeout: Duration) -> Result<Option<SessionRow>, sqlx::Error> {
     let at = now();
-    let idle_since = at - chrono::TimeDelta::from_std(idle_timeout).unwrap_or(chrono::TimeDelta::minutes(30));
+    let idle = chrono::TimeDelta::from_std(idle_timeout).unwrap_or(chrono::TimeDelta::minutes(30));
+    let idle_since = at - idle;
+    let touch_every = TOUCH_EVERY.min(idle / 2);
     let hash = token_hash(token);
     let row: Option<SessionRow> = with_db!(db, pool => {
         sqlx::query_as(
@@ -77,7 +80,7 @@ pub async fn lookup(db: &Db, token: &str, idle_timeout: Duration) -> Result<Opti
         .await
     })?;
     if let Some(session) = &row
-        && at - session.last_seen_at > TOUCH_EVERY
+        && at - session.last_seen_at > touch_every
     {
         with_db!(db, pool => {
             sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")

@@ -51,20 +51,41 @@ pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
     use crate::{
         audit::{self, AuditEntry, AuditEvent},
         auth::Permission,
-        exports::repo,
+        exports::{model::ExportStatus, repo},
         storage::ObjectKey,
     };
     let caller = crate::auth::guard::require(Permission::DeleteExports).await?;
     let (state, user) = (&caller.state, &caller.user);
-    let storage_key = repo::delete(&state.db, user.organization_id, id)
+    let (request, storage_key) = repo::find(&state.db, user.organization_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if let Some(key) = storage_key.as_deref().and_then(ObjectKey::parse)
-        && let Err(error) = state.storage.delete(&key).await
-    {
-        // The history entry is gone; the orphaned file is reported for clean-up, not to the user.
-        tracing::error!(%error, export_request_id = %id, "could not delete an export's file");
+    let being_produced = || AppError::Conflict {
+        message: "This export is being produced. Delete it once it has finished.".into(),
+    };
+    if request.status == ExportStatus::Processing {
+        return Err(being_produced());
     }
+    // The file goes first: if that fails the entry stays, so nothing holding PHI is left behind
+    // without a record of it, and the user can simply try again.
+    if let Some(stored) = &storage_key {
+        let key = ObjectKey::parse(stored)
+            .filter(|key| key.organization_id() == user.organization_id)
+            .ok_or_else(|| {
+                AppError::internal(
+                    "delete_export_request",
+                    format_args!("export {id} has no valid key"),
+                )
+            })?;
+        state
+            .storage
+            .delete(&key)
+            .await
+            .map_err(|e| AppError::internal("deleting an export's file", e))?;
+    }
+    // Refused if a worker claimed the request in the meantime.
+    repo::delete(&state.db, user.organization_id, id)
+        .await?
+        .ok_or_else(being_produced)?;
     audit::record(
         &state.db,
         AuditEntry::new(AuditEvent::ExportRequestDeleted)

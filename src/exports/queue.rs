@@ -178,12 +178,15 @@ pub async fn fail(db: &Db, claim: &Claim, message: &str) -> Result<bool, sqlx::E
     .await
 }
 
-/// Hands the request back untouched (graceful shutdown): pending again, the attempt not counted.
+/// Hands the request back untouched (graceful shutdown): pending again. `attempt` only ever
+/// grows (a reused number would let the releasing worker's late writes pass the next holder's
+/// fence), so the budget grows by one instead: a shutdown costs the request no attempt.
 pub async fn release(db: &Db, claim: &Claim) -> Result<bool, sqlx::Error> {
     fenced(
         db,
         claim,
-        "status = 'pending', attempt = attempt - 1, run_at = $3, locked_by = NULL, lease_expires_at = NULL, progress = 0",
+        "status = 'pending', max_attempts = max_attempts + 1, run_at = $3, locked_by = NULL, \
+         lease_expires_at = NULL, progress = 0",
         |f| f.instant(now()),
     )
     .await

@@ -170,12 +170,13 @@ pub async fn find(
     row.map(Row::into_request).transpose()
 }
 
-/// Deletes the organisation's request `id`; returns its storage key (`Some(None)`: deleted, no
-/// file), or `None` when there was no such request in this organisation.
+/// Deletes the organisation's request `id` unless a worker is producing it; returns its storage
+/// key (`Some(None)`: deleted, no file), or `None` when nothing was deleted.
 pub async fn delete(db: &Db, organization_id: Uuid, id: Uuid) -> Result<Option<Option<String>>, AppError> {
     let deleted: Option<(Option<String>,)> = with_db!(db, pool => {
         sqlx::query_as(
-            "DELETE FROM pf_export_requests WHERE id = $1 AND organization_id = $2 RETURNING storage_key",
+            "DELETE FROM pf_export_requests WHERE id = $1 AND organization_id = $2 AND status <> 'processing' \
+             RETURNING storage_key",
         )
         .bind(id)
         .bind(organization_id)

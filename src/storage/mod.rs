@@ -26,11 +26,19 @@ pub enum StorageError {
     #[error("storage I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error("S3 transport: {0}")]
-    Transport(#[from] reqwest::Error),
+    Transport(reqwest::Error),
     #[error("S3 answered {status} to {operation}")]
     S3 { operation: &'static str, status: u16 },
     #[error("S3 answer to {0} could not be read")]
     BadResponse(&'static str),
+}
+
+impl From<reqwest::Error> for StorageError {
+    /// reqwest's message quotes the request URL, which for S3 is a presigned URL whose signature
+    /// would work for anyone reading the log: it is dropped here, once, for every caller.
+    fn from(error: reqwest::Error) -> Self {
+        StorageError::Transport(error.without_url())
+    }
 }
 
 /// Where finished exports live.
