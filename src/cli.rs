@@ -1,4 +1,5 @@
-//! The binary's command line: `serve` (the default), `migrate`, `seed`, and `user` administration.
+//! The binary's command line: `serve` (the default), `worker`, `migrate`, `seed`, and `user`
+//! administration.
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Instant};
 
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Serve the web app (the default).
     Serve,
+    /// Run export workers only (no web server); several processes may share one Postgres.
+    Worker(WorkerArgs),
     /// Apply database migrations, then exit.
     Migrate,
     /// Seed data.
@@ -28,6 +31,13 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+}
+
+#[derive(Debug, Args)]
+struct WorkerArgs {
+    /// Exports this process produces at a time (overrides WORKER_CONCURRENCY).
+    #[arg(long)]
+    concurrency: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -84,7 +94,16 @@ pub fn main() -> ExitCode {
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 fn run(cli: Cli) -> CliResult {
-    let config = Config::load(&cli.config)?;
+    let mut config = Config::load(&cli.config)?;
+    if let Some(Command::Worker(WorkerArgs {
+        concurrency: Some(concurrency),
+    })) = &cli.command
+    {
+        if !(1..=64).contains(concurrency) {
+            return Err("--concurrency must be between 1 and 64".into());
+        }
+        config.worker.concurrency = *concurrency;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let seed_demo = config.seed_demo;
@@ -96,6 +115,7 @@ fn run(cli: Cli) -> CliResult {
                 }
                 crate::server::serve(state.clone()).await?;
             }
+            Command::Worker(_) => crate::server::work(state.clone()).await?,
             Command::Migrate => println!("database is up to date ({})", state.db.backend()),
             Command::Seed(args) => {
                 if state.config.production() {

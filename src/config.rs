@@ -47,6 +47,32 @@ pub struct Config {
     /// Key for the local store's download links (32+ bytes). Required in production; in
     /// development one is generated under the data directory. Env: `SIGNING_SECRET`.
     pub signing_secret: Option<String>,
+    /// The export worker's settings.
+    pub worker: WorkerSettings,
+}
+
+/// How export workers run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerSettings {
+    /// `serve` also runs a worker (default). Off when dedicated `worker` processes do the work.
+    /// Env: `WORKER_IN_PROCESS`.
+    pub in_process: bool,
+    /// Exports one process produces at a time (default 2). Env: `WORKER_CONCURRENCY`.
+    pub concurrency: usize,
+    /// A claim's lease; renewed every third of it while the export runs, and a worker that
+    /// dies loses its claim when it runs out (default 30 s). Env: `WORKER_LEASE_SECS`.
+    pub lease: Duration,
+    /// How often an idle worker looks for work; Postgres also wakes it with NOTIFY (default 2 s).
+    /// Env: `WORKER_POLL_SECS`.
+    pub poll_interval: Duration,
+    /// On SIGTERM, how long running exports may take to finish before they are handed back
+    /// (default 20 s). Env: `WORKER_SHUTDOWN_GRACE_SECS`.
+    pub shutdown_grace: Duration,
+    /// Rows read per query (default 2000). Env: `EXPORT_BATCH_ROWS`.
+    pub batch_rows: u32,
+    /// Start CSV files with a UTF-8 byte-order mark so Excel reads accents right (default true).
+    /// Env: `EXPORT_CSV_BOM`.
+    pub csv_bom: bool,
 }
 
 /// The object store to use.
@@ -84,6 +110,13 @@ struct AppSection {
     storage_url: Option<String>,
     storage_bucket: Option<String>,
     signed_url_ttl_secs: Option<u64>,
+    worker_in_process: Option<bool>,
+    worker_concurrency: Option<usize>,
+    worker_lease_secs: Option<u64>,
+    worker_poll_secs: Option<u64>,
+    worker_shutdown_grace_secs: Option<u64>,
+    export_batch_rows: Option<u32>,
+    export_csv_bom: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -214,6 +247,32 @@ impl Config {
             });
         }
 
+        let worker = WorkerSettings {
+            in_process: parse(&env, "WORKER_IN_PROCESS", app.worker_in_process)?.unwrap_or(true),
+            concurrency: parse(&env, "WORKER_CONCURRENCY", app.worker_concurrency)?.unwrap_or(2),
+            lease: seconds("WORKER_LEASE_SECS", app.worker_lease_secs, 30)?,
+            poll_interval: seconds("WORKER_POLL_SECS", app.worker_poll_secs, 2)?,
+            shutdown_grace: seconds(
+                "WORKER_SHUTDOWN_GRACE_SECS",
+                app.worker_shutdown_grace_secs,
+                20,
+            )?,
+            batch_rows: parse(&env, "EXPORT_BATCH_ROWS", app.export_batch_rows)?.unwrap_or(2000),
+            csv_bom: parse(&env, "EXPORT_CSV_BOM", app.export_csv_bom)?.unwrap_or(true),
+        };
+        if !(1..=64).contains(&worker.concurrency) {
+            return Err(ConfigError::Invalid {
+                key: "WORKER_CONCURRENCY",
+                message: "must be between 1 and 64".into(),
+            });
+        }
+        if !(1..=50_000).contains(&worker.batch_rows) {
+            return Err(ConfigError::Invalid {
+                key: "EXPORT_BATCH_ROWS",
+                message: "must be between 1 and 50000".into(),
+            });
+        }
+
         Ok(Config {
             leptos_options,
             data_dir,
@@ -227,6 +286,7 @@ impl Config {
             storage,
             signed_url_ttl,
             signing_secret,
+            worker,
         })
     }
 

@@ -10,6 +10,7 @@
 //! - [`records`]: the organisation's records and the PHI/PII class of every column.
 //! - `db` (server): SQLite or Postgres pool and migrations.
 //! - `audit` (server): the append-only audit log.
+//! - `engine` (server): the export worker and the pipeline that streams rows into CSV, XLSX or JSON.
 //! - `storage` (server): the object store (local disk or S3) and signed download URLs.
 //! - `seed` (server): demo organisations, users and synthetic records.
 //! - `config` (server): one typed configuration read from `Leptos.toml` and the environment.
@@ -32,6 +33,8 @@ pub mod audit;
 pub mod cli;
 #[cfg(feature = "ssr")]
 pub mod config;
+#[cfg(feature = "ssr")]
+pub mod engine;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]

@@ -23,7 +23,7 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
     use crate::{
         audit::{self, AuditEntry, AuditEvent},
         auth::Permission,
-        exports::{catalog, repo},
+        exports::{catalog, queue, repo},
     };
     let caller = crate::auth::guard::require(Permission::CreateExports).await?;
     let valid = catalog::validate(&request)?;
@@ -41,6 +41,10 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
             })),
     )
     .await?;
+    caller.state.new_requests.notify_one();
+    if let Err(error) = queue::announce(db).await {
+        tracing::warn!(%error, "could not notify workers; they will find the request by polling");
+    }
     Ok(created)
 }
 
@@ -104,7 +108,10 @@ pub async fn sign_download_url(id: Uuid) -> Result<String, AppError> {
     use crate::{
         audit::{self, AuditEntry, AuditEvent},
         auth::Permission,
-        exports::{model::ExportStatus, repo},
+        exports::{
+            model::{ExportStatus, download_name},
+            repo,
+        },
         storage::ObjectKey,
     };
     let caller = crate::auth::guard::require(Permission::ViewExports).await?;
@@ -125,14 +132,12 @@ pub async fn sign_download_url(id: Uuid) -> Result<String, AppError> {
             AppError::internal("sign_download_url", format_args!("export {id} has no valid key"))
         })?;
     let slug = repo::organization_slug(&state.db, user.organization_id).await?;
-    let date = request
-        .completed_at
-        .unwrap_or(request.requested_at)
-        .format("%Y-%m-%d");
-    let name = format!(
-        "{slug}-{}-{date}.{}",
-        request.export_type.key().replace('_', "-"),
-        request.export_format.extension(request.entity_types.len())
+    let name = download_name(
+        &slug,
+        request.export_type,
+        request.export_format,
+        request.entity_types.len(),
+        request.completed_at.unwrap_or(request.requested_at).date_naive(),
     );
     let ttl = state.config.signed_url_ttl;
     let url = state

@@ -104,6 +104,22 @@ pub enum ExportType {
     AuditTrail,
 }
 
+/// The name a finished export downloads as: `<organisation>-<export-type>-<date>.<extension>`.
+pub fn download_name(
+    organization_slug: &str,
+    export_type: ExportType,
+    export_format: ExportFormat,
+    entity_count: usize,
+    date: chrono::NaiveDate,
+) -> String {
+    format!(
+        "{organization_slug}-{}-{}.{}",
+        export_type.key().replace('_', "-"),
+        date.format("%Y-%m-%d"),
+        export_format.extension(entity_count)
+    )
+}
+
 /// One row of the exports table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportRequest {

@@ -18,6 +18,7 @@ pub struct Claim {
     pub organization_id: Uuid,
     pub requested_by: Option<Uuid>,
     pub attempt: i32,
+    pub max_attempts: i32,
     pub export_type: String,
     pub export_format: String,
     pub entity_types: Json<Vec<String>>,
@@ -37,7 +38,11 @@ const RUNNABLE: &str = "(status = 'pending' AND run_at <= $3) \
                         OR (status = 'processing' AND lease_expires_at < $3 AND attempt < max_attempts)";
 const CLAIMED: &str = "status = 'processing', attempt = attempt + 1, locked_by = $1, lease_expires_at = $2, \
                        started_at = $3, progress = 0, error = NULL";
-const RETURNED: &str = "id, organization_id, requested_by, attempt, export_type, export_format, entity_types";
+const RETURNED: &str =
+    "id, organization_id, requested_by, attempt, max_attempts, export_type, export_format, entity_types";
+
+/// The Postgres channel a new request is announced on (workers LISTEN; polling backs it up).
+pub const CHANNEL: &str = "pf_export_requests";
 
 fn lease_end(at: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
     at + TimeDelta::from_std(lease).unwrap_or(TimeDelta::minutes(5))
@@ -188,6 +193,27 @@ pub async fn release(db: &Db, claim: &Claim) -> Result<bool, sqlx::Error> {
         "status = 'pending', max_attempts = max_attempts + 1, run_at = $3, locked_by = NULL, \
          lease_expires_at = NULL, progress = 0",
         |f| f.instant(now()),
+    )
+    .await
+}
+
+/// Tells idle workers of every process that a request is waiting (Postgres NOTIFY; a no-op on
+/// SQLite, whose workers share the process or poll). A lost notification only delays: workers poll.
+pub async fn announce(db: &Db) -> Result<(), sqlx::Error> {
+    if let Db::Postgres(pool) = db {
+        sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(pool).await?;
+    }
+    Ok(())
+}
+
+/// Puts a request that failed for a passing reason back in the queue, to run again at `run_at`
+/// (the attempt it used counts).
+pub async fn retry(db: &Db, claim: &Claim, run_at: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+    fenced(
+        db,
+        claim,
+        "status = 'pending', run_at = $3, locked_by = NULL, lease_expires_at = NULL, progress = 0",
+        |f| f.instant(run_at),
     )
     .await
 }

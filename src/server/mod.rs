@@ -13,12 +13,14 @@ use axum::{
 };
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
 use crate::{
     app::{App, shell},
     config::{Config, StorageSettings},
     db::{Db, redact_url},
+    engine::worker::Worker,
     error::AppError,
     storage::{self, ObjectStore, fs::FsStore, s3::S3Store},
 };
@@ -30,6 +32,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub storage: ObjectStore,
+    /// Rung when a request is queued, so this process's idle worker starts on it at once.
+    pub new_requests: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -39,6 +43,7 @@ impl AppState {
             config: Arc::new(config),
             db,
             storage,
+            new_requests: Arc::default(),
         }
     }
 
@@ -135,22 +140,53 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
-/// Binds the configured address and serves until SIGINT or SIGTERM, then drains open requests.
+/// Binds the configured address and serves (with an export worker unless configured off)
+/// until SIGINT or SIGTERM, then drains open requests and lets the worker finish or hand back
+/// its exports.
 pub async fn serve(state: AppState) -> std::io::Result<()> {
-    let shutdown = shutdown_signal()?;
+    let shutdown = shutdown_token()?;
     let addr = state.config.leptos_options.site_addr;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local: SocketAddr = listener.local_addr()?;
+    let worker = state
+        .config
+        .worker
+        .in_process
+        .then(|| tokio::spawn(Worker::new(state.clone()).run(shutdown.clone())));
     tracing::info!(database = state.db.backend(), "listening on http://{local}");
     axum::serve(
         listener,
         router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
     .await?;
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
     state.db.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Runs export workers only (no web server) until SIGINT or SIGTERM.
+pub async fn work(state: AppState) -> std::io::Result<()> {
+    let shutdown = shutdown_token()?;
+    Worker::new(state.clone()).run(shutdown).await;
+    state.db.close().await;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// A token cancelled by the first SIGINT or SIGTERM.
+fn shutdown_token() -> std::io::Result<CancellationToken> {
+    let signal = shutdown_signal()?;
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        signal.await;
+        cancel.cancel();
+    });
+    Ok(token)
 }
 
 /// Installs the SIGINT and SIGTERM handlers now, so that a signal arriving the moment after
@@ -164,6 +200,6 @@ pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 's
             _ = interrupt.recv() => {},
             _ = terminate.recv() => {},
         }
-        tracing::info!("shutdown signal received; finishing open requests");
+        tracing::info!("shutdown signal received; finishing open requests and exports");
     })
 }

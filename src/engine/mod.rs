@@ -1,0 +1,253 @@
+//! The export engine: turns a claimed request into a file in the object store. The reader
+//! streams the organisation's rows from one database snapshot, de-identifies them if the export
+//! type says so, and hands them over a bounded channel to an encoder on a blocking thread, whose
+//! output goes over another bounded channel to the object store's writer. Memory stays flat; if
+//! any stage fails or the job is cancelled, the object is aborted and nothing is left at its key.
+
+pub mod deidentify;
+pub mod encode;
+pub mod source;
+pub mod value;
+pub mod worker;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{
+    db::Db,
+    exports::{
+        model::{ExportFormat, ExportType},
+        queue::Claim,
+    },
+    records::{Column, EntityType},
+    storage::{ObjectKey, ObjectStore, StorageError},
+};
+use encode::{EncodeError, Message};
+use source::{EntityReader, Snapshot};
+
+/// Why a job did not produce a file.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The lease was lost or the worker is shutting down: record nothing.
+    #[error("cancelled")]
+    Cancelled,
+    /// The request names something the catalog does not know.
+    #[error("invalid request: {0}")]
+    Invalid(&'static str),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+impl JobError {
+    /// Worth another attempt: the database or the store may be back.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, JobError::Database(_) | JobError::Storage(_))
+    }
+
+    /// What the user reads on the failed row. Never the error's details (they stay in the log).
+    pub fn user_message(&self) -> &'static str {
+        match self {
+            JobError::Encode(EncodeError::Unsupported(message)) => message,
+            JobError::Invalid(_) => "This export request is not valid. Request a new export.",
+            JobError::Storage(_) => "The file could not be stored. Request the export again.",
+            JobError::Database(_) => "The records could not be read. Request the export again.",
+            JobError::Cancelled | JobError::Encode(_) => {
+                "The export could not be produced. Request it again; if it keeps failing, contact support."
+            }
+        }
+    }
+}
+
+/// What a claimed request asks for, checked against the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub organization_id: Uuid,
+    pub export_request_id: Uuid,
+    pub attempt: i32,
+    pub export_type: ExportType,
+    pub export_format: ExportFormat,
+    pub entity_types: Vec<EntityType>,
+}
+
+impl Plan {
+    pub fn from_claim(claim: &Claim) -> Result<Plan, JobError> {
+        let export_type = ExportType::from_key(&claim.export_type).ok_or(JobError::Invalid("export type"))?;
+        let export_format = ExportFormat::from_key(&claim.export_format)
+            .filter(|format| export_type.formats().contains(format))
+            .ok_or(JobError::Invalid("export format"))?;
+        let entity_types = claim
+            .entity_types
+            .0
+            .iter()
+            .map(|key| EntityType::from_key(key))
+            .collect::<Option<Vec<_>>>()
+            .filter(|entities| !entities.is_empty())
+            .ok_or(JobError::Invalid("entity types"))?;
+        Ok(Plan {
+            organization_id: claim.organization_id,
+            export_request_id: claim.id,
+            attempt: claim.attempt,
+            export_type,
+            export_format,
+            entity_types,
+        })
+    }
+
+    /// The columns exported for `entity`: all of them, or what Safe Harbor leaves.
+    pub fn columns(&self, entity: EntityType) -> Vec<Column> {
+        if self.export_type.deidentifies() {
+            deidentify::columns(entity)
+        } else {
+            entity.columns().to_vec()
+        }
+    }
+
+    /// Where this attempt writes. Each attempt has its own key, so a worker that lost its lease
+    /// can never overwrite or delete the file of the attempt that replaced it.
+    pub fn object_key(&self) -> ObjectKey {
+        let file = format!(
+            "export-{}.{}",
+            self.attempt,
+            self.export_format.extension(self.entity_types.len())
+        );
+        ObjectKey::new(self.organization_id, self.export_request_id, &file).expect("a valid file name")
+    }
+}
+
+/// Rows read so far, and how many there are, for progress reports.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub done: AtomicU64,
+    pub total: AtomicU64,
+}
+
+impl Progress {
+    /// 0–99 while running (100 is for completion).
+    pub fn percent(&self) -> i64 {
+        let total = self.total.load(Ordering::Relaxed);
+        let done = self.done.load(Ordering::Relaxed).min(total);
+        if total == 0 { 0 } else { (done * 99 / total) as i64 }
+    }
+}
+
+/// A file that is now in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Produced {
+    pub key: ObjectKey,
+    pub row_count: u64,
+    pub size: u64,
+}
+
+/// How the engine is tuned.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub batch_rows: u32,
+    pub options: encode::Options,
+}
+
+/// Produces the file `plan` asks for. Stops with [`JobError::Cancelled`] soon after `cancel`
+/// fires; on any error nothing is left in the store.
+pub async fn produce(
+    db: &Db,
+    storage: &ObjectStore,
+    plan: &Plan,
+    settings: Settings,
+    progress: &Progress,
+    cancel: &CancellationToken,
+) -> Result<Produced, JobError> {
+    let entity_count = plan.entity_types.len();
+    let key = plan.object_key();
+    let mut snapshot = Snapshot::open(db).await?;
+    for entity in &plan.entity_types {
+        let rows = snapshot.count(plan.organization_id, *entity).await?;
+        progress.total.fetch_add(rows, Ordering::Relaxed);
+    }
+    let mut writer = storage
+        .writer(&key, encode::content_type(plan.export_format, entity_count))
+        .await?;
+
+    let (rows_tx, rows_rx) = mpsc::channel::<Message>(4);
+    let (bytes_tx, mut bytes_rx) = mpsc::channel::<bytes::Bytes>(4);
+    let format = plan.export_format;
+    let encoder = tokio::task::spawn_blocking(move || {
+        encode::run(format, entity_count, settings.options, rows_rx, bytes_tx)
+    });
+    let upload = async {
+        while let Some(chunk) = bytes_rx.recv().await {
+            writer.write(&chunk).await?;
+        }
+        Ok::<_, JobError>(())
+    };
+    let read = read_all(&mut snapshot, plan, settings, progress, cancel, rows_tx);
+    let (read, uploaded, encoded) = tokio::join!(read, upload, encoder);
+    let encoded = encoded.unwrap_or_else(|panic| Err(EncodeError::Format(format!("encoder panicked: {panic}"))));
+    // Report the cause, not the stages that stopped because another one did.
+    let outcome = match (read, encoded, uploaded) {
+        (Ok(rows), Ok(()), Ok(())) => Ok(rows),
+        (Err(error), _, _) if !matches!(error, JobError::Encode(EncodeError::Closed)) => Err(error),
+        (_, Err(error), _) if !matches!(error, EncodeError::Closed) => Err(error.into()),
+        (_, _, Err(error)) => Err(error),
+        (Err(error), _, _) => Err(error),
+        (_, Err(error), _) => Err(error.into()),
+    };
+    let _ = snapshot.close().await;
+    match outcome {
+        Ok(row_count) => {
+            let size = writer.finish().await?;
+            Ok(Produced { key, row_count, size })
+        }
+        Err(error) => {
+            writer.abort().await;
+            Err(error)
+        }
+    }
+}
+
+/// Streams every entity's rows to the encoder; returns how many rows were sent.
+async fn read_all(
+    snapshot: &mut Snapshot,
+    plan: &Plan,
+    settings: Settings,
+    progress: &Progress,
+    cancel: &CancellationToken,
+    rows: mpsc::Sender<Message>,
+) -> Result<u64, JobError> {
+    let closed = |_| JobError::Encode(EncodeError::Closed);
+    let deidentifier = plan
+        .export_type
+        .deidentifies()
+        .then(|| deidentify::Deidentifier::new(rand::random(), Utc::now().date_naive()));
+    let mut sent = 0u64;
+    for entity in &plan.entity_types {
+        let columns = plan.columns(*entity);
+        let mut reader = EntityReader::new(plan.organization_id, *entity, columns.clone(), settings.batch_rows);
+        rows.send(Message::Begin(*entity, columns.clone())).await.map_err(closed)?;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(JobError::Cancelled);
+            }
+            let Some(mut batch) = snapshot.next_batch(&mut reader).await? else {
+                break;
+            };
+            if let Some(deidentifier) = &deidentifier {
+                for row in &mut batch {
+                    deidentifier.apply(reader.columns(), row);
+                }
+            }
+            let count = batch.len() as u64;
+            rows.send(Message::Rows(batch)).await.map_err(closed)?;
+            sent += count;
+            progress.done.fetch_add(count, Ordering::Relaxed);
+        }
+    }
+    rows.send(Message::Finish).await.map_err(closed)?;
+    Ok(sent)
+}

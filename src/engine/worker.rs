@@ -1,0 +1,377 @@
+//! The export worker: claims requests from the queue, keeps their leases alive while the engine
+//! produces their files, and records each outcome (completed or failed, audited). It runs inside
+//! `serve` or alone as `data-exports worker`; on SIGTERM it stops claiming, lets running exports
+//! finish within the grace period and hands back the rest.
+
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
+};
+
+use chrono::{TimeDelta, Utc};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    audit::{self, AuditEntry, AuditEvent},
+    db::Db,
+    error::AppError,
+    engine::{self, JobError, Plan, Produced, Progress, Settings, encode},
+    exports::{
+        model,
+        queue::{self, Claim, Completion},
+        repo,
+    },
+    server::AppState,
+};
+
+/// The user-facing message of a request whose every attempt lost its worker.
+const ABANDONED: &str = "The export was interrupted too many times. Request it again.";
+
+/// How one claimed request ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Completed(Produced),
+    /// Failed for good, with the message the user sees.
+    Failed(&'static str),
+    /// Failed for a passing reason; queued again.
+    Retrying,
+    /// Handed back untouched (shutdown).
+    Released,
+    /// Another worker holds it now; nothing was recorded.
+    LeaseLost,
+}
+
+/// A worker: one process's share of the queue.
+#[derive(Clone)]
+pub struct Worker {
+    state: AppState,
+    id: String,
+}
+
+impl Worker {
+    pub fn new(state: AppState) -> Worker {
+        let id = format!("pid{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        Worker { state, id }
+    }
+
+    /// Works until `shutdown` fires, with the configured concurrency, then returns once every
+    /// running export has finished or been handed back.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let settings = &self.state.config.worker;
+        tracing::info!(worker = %self.id, concurrency = settings.concurrency, "export worker started");
+        let listener = tokio::spawn(listen(self.state.clone(), shutdown.clone()));
+        let slots: Vec<_> = (0..settings.concurrency)
+            .map(|_| tokio::spawn(self.clone().slot(shutdown.clone())))
+            .collect();
+        for slot in slots {
+            let _ = slot.await;
+        }
+        listener.abort();
+        tracing::info!(worker = %self.id, "export worker stopped");
+    }
+
+    /// One export at a time, until shutdown.
+    async fn slot(self, shutdown: CancellationToken) {
+        let poll = self.state.config.worker.poll_interval;
+        while !shutdown.is_cancelled() {
+            match self.process_next(&shutdown).await {
+                Ok(Some(_)) => continue,
+                Ok(None) => {}
+                Err(error) => tracing::warn!(worker = %self.id, %error, "cannot reach the queue"),
+            }
+            if let Err(error) = self.fail_abandoned().await {
+                tracing::warn!(worker = %self.id, %error, "cannot sweep abandoned requests");
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = self.state.new_requests.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+
+    /// Claims the oldest runnable request and sees it through; `None` when there was none.
+    pub async fn process_next(&self, shutdown: &CancellationToken) -> Result<Option<Outcome>, AppError> {
+        let settings = &self.state.config.worker;
+        let Some(claim) = queue::claim(&self.state.db, &self.id, settings.lease).await? else {
+            return Ok(None);
+        };
+        let started = Instant::now();
+        tracing::info!(worker = %self.id, export_request_id = %claim.id, attempt = claim.attempt, "export started");
+        let (result, lease_lost) = self.produce(&claim, shutdown).await;
+        let outcome = self.settle(&claim, result, lease_lost, started).await?;
+        tracing::info!(
+            worker = %self.id,
+            export_request_id = %claim.id,
+            outcome = ?OutcomeKind::from(&outcome),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "export finished"
+        );
+        Ok(Some(outcome))
+    }
+
+    /// Runs the engine with a heartbeat beside it; says whether the lease was lost.
+    async fn produce(&self, claim: &Claim, shutdown: &CancellationToken) -> (Result<Produced, JobError>, bool) {
+        let config = &self.state.config.worker;
+        let plan = match Plan::from_claim(claim) {
+            Ok(plan) => plan,
+            Err(error) => return (Err(error), false),
+        };
+        let settings = settings(&self.state);
+        let progress = Progress::default();
+        let cancel = CancellationToken::new();
+        let done = CancellationToken::new();
+        let lease_lost = AtomicBool::new(false);
+        let job = async {
+            let result = engine::produce(
+                &self.state.db,
+                &self.state.storage,
+                &plan,
+                settings,
+                &progress,
+                &cancel,
+            )
+            .await;
+            done.cancel();
+            result
+        };
+        let watch = async {
+            tokio::select! {
+                _ = done.cancelled() => {}
+                _ = keep_alive(&self.state.db, claim, config.lease, &progress, &lease_lost, &cancel) => {}
+                _ = async {
+                    shutdown.cancelled().await;
+                    tokio::time::sleep(config.shutdown_grace).await;
+                } => {
+                    tracing::warn!(export_request_id = %claim.id, "grace period over; handing the export back");
+                    cancel.cancel();
+                }
+            }
+        };
+        let (result, ()) = tokio::join!(job, watch);
+        (result, lease_lost.load(Ordering::Relaxed))
+    }
+
+    /// Records how the attempt ended (fenced: a worker that lost its lease records nothing).
+    async fn settle(
+        &self,
+        claim: &Claim,
+        result: Result<Produced, JobError>,
+        lease_lost: bool,
+        started: Instant,
+    ) -> Result<Outcome, AppError> {
+        let db = &self.state.db;
+        match result {
+            Ok(produced) => {
+                let execution_time_ms = started.elapsed().as_millis() as i64;
+                let completion = Completion {
+                    storage_key: produced.key.as_str().to_owned(),
+                    file_name: self.download_name(claim).await?,
+                    row_count: produced.row_count as i64,
+                    file_size_bytes: produced.size as i64,
+                    execution_time_ms,
+                };
+                if !queue::complete(db, claim, &completion).await? {
+                    // Replaced while finishing: this attempt's file is nobody's.
+                    if let Err(error) = self.state.storage.delete(&produced.key).await {
+                        tracing::error!(export_request_id = %claim.id, %error, "cannot delete a superseded file");
+                    }
+                    return Ok(Outcome::LeaseLost);
+                }
+                self.audit_completed(claim, &produced, execution_time_ms).await;
+                Ok(Outcome::Completed(produced))
+            }
+            Err(JobError::Cancelled) if lease_lost => Ok(Outcome::LeaseLost),
+            Err(JobError::Cancelled) => {
+                queue::release(db, claim).await?;
+                Ok(Outcome::Released)
+            }
+            Err(error) => {
+                // Logged for operators; the text names stages and codes, never row values.
+                tracing::error!(export_request_id = %claim.id, attempt = claim.attempt, %error, "export failed");
+                if error.is_transient() && claim.attempt < claim.max_attempts {
+                    let backoff = TimeDelta::seconds(10 * i64::from(claim.attempt));
+                    if queue::retry(db, claim, Utc::now() + backoff).await? {
+                        return Ok(Outcome::Retrying);
+                    }
+                    return Ok(Outcome::LeaseLost);
+                }
+                let message = error.user_message();
+                if !queue::fail(db, claim, message).await? {
+                    return Ok(Outcome::LeaseLost);
+                }
+                self.audit_failed(claim.organization_id, claim.id, claim.requested_by, "error")
+                    .await;
+                Ok(Outcome::Failed(message))
+            }
+        }
+    }
+
+    /// The name the file downloads as.
+    async fn download_name(&self, claim: &Claim) -> Result<String, AppError> {
+        let slug = repo::organization_slug(&self.state.db, claim.organization_id).await?;
+        let plan = Plan::from_claim(claim).map_err(|e| AppError::internal("naming an export", e))?;
+        Ok(model::download_name(
+            &slug,
+            plan.export_type,
+            plan.export_format,
+            plan.entity_types.len(),
+            Utc::now().date_naive(),
+        ))
+    }
+
+    /// Fails requests whose last attempt lost its worker, and audits each.
+    async fn fail_abandoned(&self) -> Result<(), AppError> {
+        for (id, organization_id) in queue::fail_exhausted(&self.state.db, ABANDONED).await? {
+            self.audit_failed(organization_id, id, None, "abandoned").await;
+        }
+        Ok(())
+    }
+
+    async fn audit_completed(&self, claim: &Claim, produced: &Produced, execution_time_ms: i64) {
+        let mut entry = AuditEntry::new(AuditEvent::ExportRequestCompleted)
+            .organization(claim.organization_id)
+            .target("export_request", claim.id)
+            .payload(serde_json::json!({
+                "organization_id": claim.organization_id,
+                "export_request_id": claim.id,
+                "export_type": claim.export_type,
+                "export_format": claim.export_format,
+                "entity_types": claim.entity_types.0,
+                "row_count": produced.row_count,
+                "file_size_bytes": produced.size,
+                "execution_time_ms": execution_time_ms,
+                "pii_phi_filtered": Plan::from_claim(claim).is_ok_and(|plan| plan.export_type.deidentifies()),
+            }));
+        if let Some(actor) = claim.requested_by {
+            entry = entry.actor(actor);
+        }
+        self.record(entry).await;
+    }
+
+    async fn audit_failed(&self, organization_id: uuid::Uuid, id: uuid::Uuid, actor: Option<uuid::Uuid>, reason: &str) {
+        let mut entry = AuditEntry::new(AuditEvent::ExportRequestFailed)
+            .organization(organization_id)
+            .target("export_request", id)
+            .payload(serde_json::json!({ "export_request_id": id, "reason": reason }));
+        if let Some(actor) = actor {
+            entry = entry.actor(actor);
+        }
+        self.record(entry).await;
+    }
+
+    async fn record(&self, entry: AuditEntry) {
+        if let Err(error) = audit::record(&self.state.db, entry).await {
+            tracing::error!(%error, "cannot write an audit entry");
+        }
+    }
+}
+
+/// The outcome without its payload, for logs.
+#[derive(Debug)]
+enum OutcomeKind {
+    Completed,
+    Failed,
+    Retrying,
+    Released,
+    LeaseLost,
+}
+
+impl From<&Outcome> for OutcomeKind {
+    fn from(outcome: &Outcome) -> Self {
+        match outcome {
+            Outcome::Completed(_) => OutcomeKind::Completed,
+            Outcome::Failed(_) => OutcomeKind::Failed,
+            Outcome::Retrying => OutcomeKind::Retrying,
+            Outcome::Released => OutcomeKind::Released,
+            Outcome::LeaseLost => OutcomeKind::LeaseLost,
+        }
+    }
+}
+
+/// Renews the lease every third of it and reports progress (at most once a second) until the
+/// lease is lost, which cancels the job. Never returns otherwise.
+async fn keep_alive(
+    db: &Db,
+    claim: &Claim,
+    lease: Duration,
+    progress: &Progress,
+    lease_lost: &AtomicBool,
+    cancel: &CancellationToken,
+) {
+    let tick = (lease / 4).min(Duration::from_secs(1));
+    let renew_every = lease / 3;
+    let mut renewed = Instant::now();
+    let mut reported = 0;
+    loop {
+        tokio::time::sleep(tick).await;
+        let percent = progress.percent();
+        let mut held = Ok(true);
+        if percent != reported {
+            held = queue::progress(db, claim, percent).await;
+            reported = percent;
+        }
+        if renewed.elapsed() >= renew_every && matches!(held, Ok(true)) {
+            held = queue::heartbeat(db, claim, lease).await;
+            if matches!(held, Ok(true)) {
+                renewed = Instant::now();
+            }
+        }
+        match held {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(export_request_id = %claim.id, "lease lost; abandoning this attempt");
+                lease_lost.store(true, Ordering::Relaxed);
+                cancel.cancel();
+                return std::future::pending().await;
+            }
+            // The lease may still be ours: try again next tick (the fence decides in the end).
+            Err(error) => tracing::warn!(export_request_id = %claim.id, %error, "heartbeat failed"),
+        }
+    }
+}
+
+/// Postgres: LISTENs for new requests and wakes this process's idle slots. Polling continues
+/// regardless, so a dropped connection only delays.
+async fn listen(state: AppState, shutdown: CancellationToken) {
+    let Db::Postgres(pool) = &state.db else {
+        return;
+    };
+    while !shutdown.is_cancelled() {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "cannot LISTEN for new requests; polling only");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
+        };
+        if let Err(error) = listener.listen(queue::CHANNEL).await {
+            tracing::warn!(%error, "cannot LISTEN for new requests; polling only");
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            continue;
+        }
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                notification = listener.recv() => match notification {
+                    Ok(_) => state.new_requests.notify_waiters(),
+                    Err(error) => {
+                        tracing::warn!(%error, "LISTEN connection lost; reconnecting");
+                        break;
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// The worker's engine settings, kept in one place for the bench command too.
+pub fn settings(state: &AppState) -> Settings {
+    Settings {
+        batch_rows: state.config.worker.batch_rows,
+        options: encode::Options {
+            csv_bom: state.config.worker.csv_bom,
+        },
+    }
+}
