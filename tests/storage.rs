@@ -7,11 +7,10 @@ mod common;
 
 use std::time::Duration;
 
-use axum::body::Body;
 use bytes::Bytes;
-use common::{Backend, TestApp, TestResponse};
+use common::{Backend, TestApp, env, fetch};
 use data_exports::storage::{ObjectKey, ObjectStore, StorageError};
-use http::{Request, StatusCode, header};
+use http::{StatusCode, header};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,65 +47,11 @@ on_both_stores!(
     ttls_are_bounded_and_honoured,
 );
 
-fn env(key: &str) -> String {
-    std::env::var(key).unwrap_or_else(|_| panic!("{key} is not set: run the tests through `make test`"))
-}
-
 /// An app whose store is `store`; for S3, a fresh bucket on the test server.
 async fn app(store: Store) -> TestApp {
     match store {
         Store::Fs => TestApp::new(Backend::Sqlite).await,
-        Store::S3 => {
-            let bucket = format!("t{}", Uuid::new_v4().simple());
-            create_bucket(&bucket).await;
-            let url = format!(
-                "s3://{bucket}?endpoint={}&region=us-east-1",
-                env("TEST_S3_ENDPOINT")
-            );
-            let (access, secret) = (env("TEST_S3_ACCESS_KEY_ID"), env("TEST_S3_SECRET_ACCESS_KEY"));
-            TestApp::with_env(
-                Backend::Sqlite,
-                &[
-                    ("STORAGE_URL", url.as_str()),
-                    ("S3_ACCESS_KEY_ID", access.as_str()),
-                    ("S3_SECRET_ACCESS_KEY", secret.as_str()),
-                    ("S3_PART_SIZE", "5242880"),
-                ],
-            )
-            .await
-        }
-    }
-}
-
-async fn create_bucket(name: &str) {
-    use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
-    let endpoint = env("TEST_S3_ENDPOINT").parse().unwrap();
-    let bucket = Bucket::new(endpoint, UrlStyle::Path, name.to_owned(), "us-east-1").unwrap();
-    let credentials = Credentials::new(env("TEST_S3_ACCESS_KEY_ID"), env("TEST_S3_SECRET_ACCESS_KEY"));
-    let url = bucket.create_bucket(&credentials).sign(Duration::from_secs(60));
-    let status = reqwest::Client::new().put(url).send().await.unwrap().status();
-    assert!(status.is_success(), "create bucket: {status}");
-}
-
-/// GETs a signed URL: through the app for local links, over HTTP for S3 ones.
-async fn fetch(app: &TestApp, url: &str, range: Option<&str>) -> TestResponse {
-    if url.starts_with('/') {
-        let mut request = Request::get(url);
-        if let Some(range) = range {
-            request = request.header(header::RANGE, range);
-        }
-        app.request(request.body(Body::empty()).unwrap()).await
-    } else {
-        let mut request = reqwest::Client::new().get(url);
-        if let Some(range) = range {
-            request = request.header(header::RANGE, range);
-        }
-        let response = request.send().await.unwrap();
-        TestResponse {
-            status: response.status(),
-            headers: response.headers().clone(),
-            body: response.bytes().await.unwrap().to_vec(),
-        }
+        Store::S3 => TestApp::with_s3(Backend::Sqlite, &[]).await,
     }
 }
 

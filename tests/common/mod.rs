@@ -33,10 +33,32 @@ impl TestServer {
     /// Starts `data-exports serve` with its own data directory and a port the OS picks,
     /// and waits until it says where it listens.
     pub fn start(name: &str, extra_env: &[(&str, &str)]) -> TestServer {
+        let mut server = TestServer::spawn(name, "serve", extra_env);
+        let line = server
+            .wait_for_line("listening on http://", Duration::from_secs(60))
+            .expect("the server never said where it listens");
+        let url = line[line.find("http://").unwrap()..]
+            .split_whitespace()
+            .next()
+            .unwrap_or_default();
+        server.base_url = url.to_owned();
+        server
+    }
+
+    /// Starts `data-exports worker` and waits until it has started.
+    pub fn worker(name: &str, extra_env: &[(&str, &str)]) -> TestServer {
+        let mut worker = TestServer::spawn(name, "worker", extra_env);
+        worker
+            .wait_for_line("export worker started", Duration::from_secs(60))
+            .expect("the worker never started");
+        worker
+    }
+
+    fn spawn(name: &str, subcommand: &str, extra_env: &[(&str, &str)]) -> TestServer {
         let data_dir = scratch_dir(name);
         let mut command = Command::new(BIN);
         command
-            .arg("serve")
+            .arg(subcommand)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
             .env("DATA_DIR", &data_dir)
@@ -65,21 +87,18 @@ impl TestServer {
             });
         }
 
-        let mut server = TestServer {
+        TestServer {
             child,
             base_url: String::new(),
             data_dir,
             output,
-        };
-        let line = server
-            .wait_for_line("listening on http://", Duration::from_secs(60))
-            .expect("the server never said where it listens");
-        let url = line[line.find("http://").unwrap()..]
-            .split_whitespace()
-            .next()
-            .unwrap_or_default();
-        server.base_url = url.to_owned();
-        server
+        }
+    }
+
+    /// Kills the process outright (SIGKILL): no shutdown, no clean-up.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
     }
 
     /// Waits for an output line containing `needle`; `None` on timeout or exit.
@@ -283,6 +302,22 @@ impl TestApp {
         }
     }
 
+    /// Storing its files in a fresh bucket of the test S3 server (s3s-fs, started by `make test`).
+    pub async fn with_s3(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
+        let bucket = format!("t{}", uuid::Uuid::new_v4().simple());
+        create_bucket(&bucket).await;
+        let url = format!("s3://{bucket}?endpoint={}&region=us-east-1", env("TEST_S3_ENDPOINT"));
+        let (access, secret) = (env("TEST_S3_ACCESS_KEY_ID"), env("TEST_S3_SECRET_ACCESS_KEY"));
+        let mut all = vec![
+            ("STORAGE_URL", url.as_str()),
+            ("S3_ACCESS_KEY_ID", access.as_str()),
+            ("S3_SECRET_ACCESS_KEY", secret.as_str()),
+            ("S3_PART_SIZE", "5242880"),
+        ];
+        all.extend_from_slice(vars);
+        TestApp::with_env(backend, &all).await
+    }
+
     /// With the demo organisations and users, and a few records each.
     pub async fn seeded(backend: Backend) -> TestApp {
         let app = TestApp::new(backend).await;
@@ -390,4 +425,42 @@ fn encode(text: &str) -> String {
         }
     }
     out
+}
+
+/// A variable `make test` sets for the tests.
+pub fn env(key: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| panic!("{key} is not set: run the tests through `make test`"))
+}
+
+/// Creates a bucket on the test S3 server.
+pub async fn create_bucket(name: &str) {
+    use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+    let endpoint = env("TEST_S3_ENDPOINT").parse().unwrap();
+    let bucket = Bucket::new(endpoint, UrlStyle::Path, name.to_owned(), "us-east-1").unwrap();
+    let credentials = Credentials::new(env("TEST_S3_ACCESS_KEY_ID"), env("TEST_S3_SECRET_ACCESS_KEY"));
+    let url = bucket.create_bucket(&credentials).sign(Duration::from_secs(60));
+    let status = reqwest::Client::new().put(url).send().await.unwrap().status();
+    assert!(status.is_success(), "create bucket: {status}");
+}
+
+/// GETs a signed URL: through the app for local links, over HTTP for S3 ones.
+pub async fn fetch(app: &TestApp, url: &str, range: Option<&str>) -> TestResponse {
+    if url.starts_with('/') {
+        let mut request = Request::get(url);
+        if let Some(range) = range {
+            request = request.header(header::RANGE, range);
+        }
+        app.request(request.body(Body::empty()).unwrap()).await
+    } else {
+        let mut request = reqwest::Client::new().get(url);
+        if let Some(range) = range {
+            request = request.header(header::RANGE, range);
+        }
+        let response = request.send().await.unwrap();
+        TestResponse {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: response.bytes().await.unwrap().to_vec(),
+        }
+    }
 }
