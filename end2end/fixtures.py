@@ -1,6 +1,7 @@
-"""Browser-test fixtures: Globex Clinic gets one export request in each status (until the export
-worker exists, nothing else moves a request past pending). The completed one has a real file in
-the local object store, so Download really downloads.
+"""Browser-test fixtures: Globex Clinic gets one export request in each status. The completed one
+has a real file in the local object store, so Download really downloads. The server's export
+worker must leave the other three as they are: the pending one is scheduled far in the future
+and the processing one holds a lease that far out.
 
 usage: python3 end2end/fixtures.py DATA_DIR
 """
@@ -17,6 +18,9 @@ db = sqlite3.connect(data_dir / "exports.db")
 (admin,) = db.execute("SELECT id FROM users WHERE email = 'admin@globex.test'").fetchone()
 org_uuid = uuid.UUID(bytes=org)
 now = datetime.datetime.now(datetime.timezone.utc)
+
+
+FAR_FUTURE = "2999-01-01T00:00:00.000000+00:00"
 
 
 def at(minutes_ago):
@@ -41,11 +45,16 @@ for status, export_type, export_format, entities, progress, error, ago in rows:
     db.execute(
         "INSERT INTO pf_export_requests (id, organization_id, requested_by, export_type, export_format, "
         "entity_types, status, progress, error, storage_key, file_name, row_count, run_at, requested_at, "
-        "completed_at, max_attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 3)",
+        "completed_at, max_attempts, attempt, locked_by, lease_expires_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 3, ?, ?, ?)",
         (
             request_id.bytes, org, admin, export_type, export_format, entities, status, progress, error,
             storage_key, "export.csv" if storage_key else None, 2 if storage_key else None,
-            at(ago), at(ago), at(ago - 1) if status in ("completed", "failed") else None,
+            FAR_FUTURE if status == "pending" else at(ago), at(ago),
+            at(ago - 1) if status in ("completed", "failed") else None,
+            0 if status == "pending" else 1,
+            "fixture" if status == "processing" else None,
+            FAR_FUTURE if status == "processing" else None,
         ),
     )
 db.commit()

@@ -252,11 +252,7 @@ impl Config {
             concurrency: parse(&env, "WORKER_CONCURRENCY", app.worker_concurrency)?.unwrap_or(2),
             lease: seconds("WORKER_LEASE_SECS", app.worker_lease_secs, 30)?,
             poll_interval: seconds("WORKER_POLL_SECS", app.worker_poll_secs, 2)?,
-            shutdown_grace: seconds(
-                "WORKER_SHUTDOWN_GRACE_SECS",
-                app.worker_shutdown_grace_secs,
-                20,
-            )?,
+            shutdown_grace: seconds("WORKER_SHUTDOWN_GRACE_SECS", app.worker_shutdown_grace_secs, 20)?,
             batch_rows: parse(&env, "EXPORT_BATCH_ROWS", app.export_batch_rows)?.unwrap_or(2000),
             csv_bom: parse(&env, "EXPORT_CSV_BOM", app.export_csv_bom)?.unwrap_or(true),
         };

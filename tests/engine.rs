@@ -31,6 +31,9 @@ on_both_databases!(
     an_export_never_contains_another_organisations_rows,
     a_file_that_cannot_be_stored_is_retried_then_failed_and_nothing_is_left,
     data_a_format_cannot_hold_fails_at_once_with_a_message_saying_why,
+    exports_are_stored_on_s3_and_downloaded_from_it,
+    a_worker_killed_mid_export_is_replaced_and_the_export_completes_once,
+    sigterm_hands_a_running_export_back_after_the_grace_period,
 );
 
 // ------------------------------------------------------------------------------------------
@@ -155,7 +158,10 @@ fn fixture() -> Vec<(EntityType, Vec<Row>)> {
                     ("id", uid(id(3, 1))),
                     ("client_id", uid(id(2, 1))),
                     ("staff_id", uid(id(1, 1))),
-                    ("starts_at", Value::Timestamp(Utc.with_ymd_and_hms(2024, 3, 10, 14, 30, 0).unwrap())),
+                    (
+                        "starts_at",
+                        Value::Timestamp(Utc.with_ymd_and_hms(2024, 3, 10, 14, 30, 0).unwrap()),
+                    ),
                     ("duration_minutes", Int(50)),
                     ("appointment_type", t("Therapy")),
                     ("location", t("Room 1")),
@@ -166,7 +172,10 @@ fn fixture() -> Vec<(EntityType, Vec<Row>)> {
                     ("id", uid(id(3, 2))),
                     ("client_id", uid(id(2, 2))),
                     ("staff_id", uid(id(1, 2))),
-                    ("starts_at", Value::Timestamp(Utc.with_ymd_and_hms(2025, 12, 31, 23, 59, 59).unwrap())),
+                    (
+                        "starts_at",
+                        Value::Timestamp(Utc.with_ymd_and_hms(2025, 12, 31, 23, 59, 59).unwrap()),
+                    ),
                     ("duration_minutes", Int(30)),
                     ("appointment_type", t("Intake")),
                     ("location", t("Telehealth")),
@@ -186,7 +195,10 @@ fn fixture() -> Vec<(EntityType, Vec<Row>)> {
                 ("diagnosis_code", t("F32.1")),
                 ("procedure_code", t("90834")),
                 ("duration_minutes", Int(50)),
-                ("note_summary", t("Reports improvement, sleeping better; plan: continue")),
+                (
+                    "note_summary",
+                    t("Reports improvement, sleeping better; plan: continue"),
+                ),
             ]],
         ),
         (
@@ -299,14 +311,26 @@ async fn setup(app: &TestApp) -> (Uuid, String) {
             insert(app, organization, *entity, rows).await;
         }
     }
-    let admin = accounts::upsert_user(db, "admin@fixture.test", "Fixture Admin", data_exports::seed::DEMO_PASSWORD)
-        .await
-        .unwrap();
+    let admin = accounts::upsert_user(
+        db,
+        "admin@fixture.test",
+        "Fixture Admin",
+        data_exports::seed::DEMO_PASSWORD,
+    )
+    .await
+    .unwrap();
     accounts::grant(db, admin, ours, Some("org_admin")).await.unwrap();
-    let other = accounts::upsert_user(db, "admin@other.test", "Other Admin", data_exports::seed::DEMO_PASSWORD)
+    let other = accounts::upsert_user(
+        db,
+        "admin@other.test",
+        "Other Admin",
+        data_exports::seed::DEMO_PASSWORD,
+    )
+    .await
+    .unwrap();
+    accounts::grant(db, other, theirs, Some("org_admin"))
         .await
         .unwrap();
-    accounts::grant(db, other, theirs, Some("org_admin")).await.unwrap();
     (ours, app.login("admin@fixture.test").await)
 }
 
@@ -347,10 +371,14 @@ async fn download(app: &TestApp, cookie: &str, id: Uuid) -> Vec<u8> {
 
 /// Reads a file with the Python readers; `entity` names a lone CSV's entity.
 fn read_back(bytes: &[u8], extension: &str, entity: &str) -> serde_json::Value {
-    let path = common::scratch_dir(&format!("readback-{}", Uuid::new_v4().simple())).join(format!("export.{extension}"));
+    let path = common::scratch_dir(&format!("readback-{}", Uuid::new_v4().simple()))
+        .join(format!("export.{extension}"));
     std::fs::write(&path, bytes).unwrap();
     let output = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/read_export.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/read_export.py"
+        ))
         .arg(&path)
         .arg(entity)
         .output()
@@ -469,7 +497,10 @@ async fn every_type_in_every_format_reads_back_exactly(backend: Backend) {
                             .collect();
                         assert_eq!(tables[entity.key()]["header"], json!(header), "{context}");
                         let fixture_rows = fixture().into_iter().find(|(e, _)| e == entity).unwrap().1.len();
-                        assert_eq!(tables[entity.key()]["rows"].as_array().unwrap().len(), fixture_rows);
+                        assert_eq!(
+                            tables[entity.key()]["rows"].as_array().unwrap().len(),
+                            fixture_rows
+                        );
                     }
                 }
                 ExportType::AuditTrail => {
@@ -488,11 +519,16 @@ async fn every_type_in_every_format_reads_back_exactly(backend: Backend) {
                         .collect();
                     assert!(!exported.is_empty(), "{context}");
                     assert!(exported.windows(2).all(|w| w[0] < w[1]), "{context}: id order");
-                    assert!(exported.iter().all(|id| ours.contains(id)), "{context}: foreign audit rows");
+                    assert!(
+                        exported.iter().all(|id| ours.contains(id)),
+                        "{context}: foreign audit rows"
+                    );
                     // This very request's creation is in its own trail.
-                    let created = table["rows"].as_array().unwrap().iter().any(|row| {
-                        row[2] == "export_request_created" && row[5] == json!(id.to_string())
-                    });
+                    let created = table["rows"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|row| row[2] == "export_request_created" && row[5] == json!(id.to_string()));
                     assert!(created, "{context}: its own creation is missing");
                 }
             }
@@ -543,9 +579,31 @@ async fn de_identified_exports_keep_no_identifier(backend: Backend) {
         };
         // No direct identifier and no real record id survives, anywhere in the file.
         let mut secrets: Vec<String> = vec![
-            "Seán", "O'Brien", "Lovelace", "Ada", "MRN-0001", "MRN-0002", "-MRN-3", "sean@example.test", "555",
-            "12 Main St", "Zoëville", "Springfield", "INS-3", "@INS-1", "CLM-0001", "CLM-0002", "1234567890",
-            "ana@fixture.test", "E-001", "Lopez", "multi", "improvement", "94110", "1930", "03601",
+            "Seán",
+            "O'Brien",
+            "Lovelace",
+            "Ada",
+            "MRN-0001",
+            "MRN-0002",
+            "-MRN-3",
+            "sean@example.test",
+            "555",
+            "12 Main St",
+            "Zoëville",
+            "Springfield",
+            "INS-3",
+            "@INS-1",
+            "CLM-0001",
+            "CLM-0002",
+            "1234567890",
+            "ana@fixture.test",
+            "E-001",
+            "Lopez",
+            "multi",
+            "improvement",
+            "94110",
+            "1930",
+            "03601",
         ]
         .into_iter()
         .map(String::from)
@@ -572,7 +630,16 @@ async fn de_identified_exports_keep_no_identifier(backend: Backend) {
             .collect();
         assert_eq!(
             header,
-            ["id", "date_of_birth", "sex", "state", "zip_code", "primary_diagnosis_code", "intake_date", "status"]
+            [
+                "id",
+                "date_of_birth",
+                "sex",
+                "state",
+                "zip_code",
+                "primary_diagnosis_code",
+                "intake_date",
+                "status"
+            ]
         );
         let rows = clients["rows"].as_array().unwrap();
         // Rows stay in real-id order: Seán (born 1930), Ada (1985), the third (1999).
@@ -592,7 +659,10 @@ async fn de_identified_exports_keep_no_identifier(backend: Backend) {
         let appointments = file["entities"]["appointments"]["rows"].as_array().unwrap();
         assert_eq!(appointments[0][1], rows[0][0]);
         assert_eq!(appointments[1][1], rows[1][0]);
-        assert_eq!(appointments[0][3], "2024", "appointment instants keep the year only");
+        assert_eq!(
+            appointments[0][3], "2024",
+            "appointment instants keep the year only"
+        );
         let encounters = file["entities"]["encounters"]["rows"].as_array().unwrap();
         assert_eq!(encounters[0][3], appointments[0][0]);
         let claims = file["entities"]["claims"]["rows"].as_array().unwrap();
@@ -659,7 +729,10 @@ async fn an_export_never_contains_another_organisations_rows(backend: Backend) {
         let text = read_back(&bytes, extension(format, entities), "audit_logs").to_string();
         assert!(!text.contains(OTHER_MARKER), "{export_type} {format:?}");
         for other in &others {
-            assert!(!text.contains(other.as_str()), "{export_type} {format:?} has {other}");
+            assert!(
+                !text.contains(other.as_str()),
+                "{export_type} {format:?} has {other}"
+            );
         }
         assert!(!text.contains("admin@other.test"));
     }
@@ -670,7 +743,10 @@ async fn a_file_that_cannot_be_stored_is_retried_then_failed_and_nothing_is_left
     let app = TestApp::with_env(
         backend,
         &[
-            ("STORAGE_URL", "s3://pf-exports?endpoint=http://127.0.0.1:9&region=us-east-1"),
+            (
+                "STORAGE_URL",
+                "s3://pf-exports?endpoint=http://127.0.0.1:9&region=us-east-1",
+            ),
             ("S3_ACCESS_KEY_ID", "key"),
             ("S3_SECRET_ACCESS_KEY", "secret"),
         ],
@@ -680,9 +756,16 @@ async fn a_file_that_cannot_be_stored_is_retried_then_failed_and_nothing_is_left
     let id = request(&app, &cookie, "selected_records", "csv", &["clients"]).await;
     let worker = Worker::new(app.state.clone());
     for attempt in 1..=3 {
-        let outcome = worker.process_next(&CancellationToken::new()).await.unwrap().unwrap();
+        let outcome = worker
+            .process_next(&CancellationToken::new())
+            .await
+            .unwrap()
+            .unwrap();
         if attempt < 3 {
-            assert!(matches!(outcome, Outcome::Retrying), "attempt {attempt}: {outcome:?}");
+            assert!(
+                matches!(outcome, Outcome::Retrying),
+                "attempt {attempt}: {outcome:?}"
+            );
             // Retries wait (10 s, 20 s); the test does not.
             with_db!(&app.state.db, pool => {
                 sqlx::query("UPDATE pf_export_requests SET run_at = requested_at WHERE id = $1")
@@ -729,11 +812,196 @@ async fn data_a_format_cannot_hold_fails_at_once_with_a_message_saying_why(backe
         sqlx::query_as("SELECT status, attempt, error FROM pf_export_requests WHERE id = $1")
             .bind(id).fetch_one(pool).await.unwrap()
     });
-    assert_eq!((status.as_str(), attempt), ("failed", 1), "not retried: it would fail again");
+    assert_eq!(
+        (status.as_str(), attempt),
+        ("failed", 1),
+        "not retried: it would fail again"
+    );
     assert_eq!(error, message);
     // The same records as CSV are fine.
     let id = request(&app, &cookie, "selected_records", "csv", &["appointments"]).await;
     assert!(matches!(work(&app).await, Outcome::Completed(_)));
     let file = read_back(&download(&app, &cookie, id).await, "csv", "appointments");
     assert_eq!(file["entities"]["appointments"]["rows"][1][8], json!(huge));
+}
+
+async fn exports_are_stored_on_s3_and_downloaded_from_it(backend: Backend) {
+    let app = TestApp::with_s3(backend, &[]).await;
+    let (_, cookie) = setup(&app).await;
+    for (format, entities) in [
+        (ExportFormat::Xlsx, vec![EntityType::Clients, EntityType::Staff]),
+        (ExportFormat::Csv, vec![EntityType::Appointments]),
+        (
+            ExportFormat::Json,
+            vec![EntityType::Claims, EntityType::Encounters],
+        ),
+    ] {
+        let keys: Vec<&str> = entities.iter().map(|e| e.key()).collect();
+        let id = request(&app, &cookie, "selected_records", format.key(), &keys).await;
+        assert!(matches!(work(&app).await, Outcome::Completed(_)));
+        let bytes = download(&app, &cookie, id).await;
+        let file = read_back(&bytes, extension(format, entities.len()), keys[0]);
+        for entity in entities {
+            assert_eq!(
+                file["entities"][entity.key()],
+                expected_table(format, entity),
+                "{format:?}"
+            );
+        }
+        if format == ExportFormat::Xlsx {
+            for sheet in ["clients", "staff"] {
+                assert_eq!(file["sheets"][sheet]["freeze"], "A2", "header row frozen");
+                assert_eq!(file["sheets"][sheet]["header_bold"], true);
+            }
+        }
+    }
+}
+
+/// Files under `dir`, recursively, as paths relative to it.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(&next).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(path.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    found
+}
+
+/// The status, attempt, progress and storage key of request `id`.
+async fn request_state(app: &TestApp, id: Uuid) -> (String, i32, i32, Option<String>) {
+    with_db!(&app.state.db, pool => {
+        sqlx::query_as("SELECT status, attempt, progress, storage_key FROM pf_export_requests WHERE id = $1")
+            .bind(id).fetch_one(pool).await.unwrap()
+    })
+}
+
+/// An app on a local store that worker processes can share, seeded with enough rows that a
+/// worker reading one row per query takes seconds; returns it with the workers' environment.
+async fn slow_export_setup(backend: Backend) -> (TestApp, Vec<(&'static str, String)>, std::path::PathBuf) {
+    let storage = common::scratch_dir(&format!("worker-store-{}", Uuid::new_v4().simple()));
+    let storage_url = format!("file://{}", storage.display());
+    let app = TestApp::with_env(backend, &[("STORAGE_URL", &storage_url)]).await;
+    data_exports::seed::demo(&app.state.db, 10_000).await.unwrap();
+    let env = vec![
+        ("DATABASE_URL", app.state.config.database_url.clone()),
+        ("STORAGE_URL", storage_url),
+        ("EXPORT_BATCH_ROWS", "1".to_owned()),
+        ("WORKER_LEASE_SECS", "2".to_owned()),
+        ("WORKER_POLL_SECS", "1".to_owned()),
+        ("WORKER_CONCURRENCY", "1".to_owned()),
+    ];
+    (app, env, storage)
+}
+
+fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// Waits until a worker has made progress on request `id` (and has not finished it).
+async fn wait_until_under_way(app: &TestApp, id: Uuid) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (status, _, progress, _) = request_state(app, id).await;
+        assert_ne!(
+            status, "completed",
+            "finished before the test could interrupt it: slow it down"
+        );
+        if status == "processing" && progress >= 1 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the worker never got going");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn a_worker_killed_mid_export_is_replaced_and_the_export_completes_once(backend: Backend) {
+    use std::time::{Duration, Instant};
+    let (app, env, storage) = slow_export_setup(backend).await;
+    let mut first = common::TestServer::worker("kill-first", &env_refs(&env));
+    let cookie = app.login("admin@acme.test").await;
+    let id = request(&app, &cookie, "full_organization", "csv", &[]).await;
+    wait_until_under_way(&app, id).await;
+    first.kill();
+    let (status, attempt, _, key) = request_state(&app, id).await;
+    assert_eq!((status.as_str(), attempt, key), ("processing", 1, None));
+    let export_dir = storage.join(format!("pf-exports/{}/{id}", app_org(&app).await));
+    // A killed worker may leave its hidden temporary file; never a visible object.
+    let finished = || -> Vec<String> {
+        files_under(&export_dir)
+            .into_iter()
+            .filter(|f| !f.starts_with('.'))
+            .collect()
+    };
+    assert!(finished().is_empty(), "a killed worker left a visible file");
+
+    let _second = common::TestServer::worker("kill-second", &env_refs(&env));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let key = loop {
+        let (status, attempt, _, key) = request_state(&app, id).await;
+        if status == "completed" {
+            assert_eq!(attempt, 2, "completed by the second attempt");
+            break key.unwrap();
+        }
+        assert_ne!(status, "failed");
+        assert!(Instant::now() < deadline, "the second worker never finished");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(finished(), vec!["export-2.zip".to_owned()], "exactly one object");
+    assert!(key.ends_with("/export-2.zip"));
+    assert_eq!(app.audit_count("export_request_completed").await, 1);
+    let file = read_back(&download(&app, &cookie, id).await, "zip", "");
+    let organization_id = app_org(&app).await;
+    for entity in data_exports::exports::catalog::RECORD_ENTITIES {
+        let count: i64 = with_db!(&app.state.db, pool => {
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {} WHERE organization_id = $1", entity.table()))
+                .bind(organization_id).fetch_one(pool).await.unwrap()
+        });
+        let rows = file["entities"][entity.key()]["rows"].as_array().unwrap().len();
+        assert_eq!(rows as i64, count, "{entity:?}");
+    }
+}
+
+async fn sigterm_hands_a_running_export_back_after_the_grace_period(backend: Backend) {
+    let (app, mut env, storage) = slow_export_setup(backend).await;
+    env.push(("WORKER_SHUTDOWN_GRACE_SECS", "1".to_owned()));
+    let mut worker = common::TestServer::worker("sigterm", &env_refs(&env));
+    let cookie = app.login("admin@acme.test").await;
+    let id = request(&app, &cookie, "full_organization", "json", &[]).await;
+    wait_until_under_way(&app, id).await;
+    let status = worker.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        worker
+            .wait_for_line("shut down cleanly", std::time::Duration::from_secs(5))
+            .is_some()
+    );
+    // Pending again, its attempt spent but its budget grown by one: a shutdown costs nothing.
+    let (status, attempt, progress, key) = request_state(&app, id).await;
+    assert_eq!((status.as_str(), attempt, progress, key), ("pending", 1, 0, None));
+    let max_attempts: i32 = with_db!(&app.state.db, pool => {
+        sqlx::query_scalar("SELECT max_attempts FROM pf_export_requests WHERE id = $1")
+            .bind(id).fetch_one(pool).await.unwrap()
+    });
+    assert_eq!(max_attempts, 4);
+    let export_dir = storage.join(format!("pf-exports/{}/{id}", app_org(&app).await));
+    assert!(
+        files_under(&export_dir).is_empty(),
+        "an interrupted export left a file"
+    );
+    assert_eq!(app.audit_count("export_request_failed").await, 0);
+}
+
+/// Acme's id.
+async fn app_org(app: &TestApp) -> Uuid {
+    with_db!(&app.state.db, pool => {
+        sqlx::query_scalar("SELECT id FROM organizations WHERE slug = 'acme-behavioral-health'")
+            .fetch_one(pool).await.unwrap()
+    })
 }

@@ -6,6 +6,26 @@ import { hydrated, screenshot, signIn } from "./helpers";
 const table = (page) => page.locator("table.data-table");
 const rows = (page) => page.locator("table.data-table tbody tr");
 
+/** Clicks Refresh (the page does not poll) until the newest export has completed. */
+async function refreshUntilCompleted(page) {
+  await expect(async () => {
+    const refresh = page.getByRole("button", { name: "Refresh" });
+    if (await refresh.count()) await refresh.click();
+    await expect(rows(page).first().locator(".badge-completed")).toBeVisible({ timeout: 500 });
+  }).toPass({ timeout: 30_000 });
+  // Nothing is pending or processing any more: Refresh is gone.
+  await expect(page.getByRole("button", { name: "Refresh" })).toHaveCount(0);
+}
+
+/** Clicks a row's Download and returns the file the new tab downloads. */
+async function downloadFrom(page, context, row) {
+  const downloaded = new Promise<Download>((resolve) =>
+    context.once("page", (tab) => tab.once("download", resolve)),
+  );
+  await row.getByRole("button", { name: "Download" }).click();
+  return downloaded;
+}
+
 test("the member with no role sees the lock and no data", async ({ page }, info) => {
   await signIn(page, "norole@globex.test", info);
   await expect(page.getByRole("heading", { name: "Access denied" })).toBeVisible();
@@ -60,18 +80,14 @@ test("Download opens a fresh signed link in a new tab", async ({ page, context }
   test.skip(!hydrated(info), "needs JavaScript");
   await signIn(page, "admin@globex.test", info);
   // Listen on the new tab as soon as it exists: the download can start before a later listener.
-  const downloaded = new Promise<Download>((resolve) =>
-    context.once("page", (tab) => tab.once("download", resolve)),
-  );
-  await page.getByRole("button", { name: "Download" }).click();
-  const download = await downloaded;
+  const download = await downloadFrom(page, context, page.locator("table.data-table"));
   expect(download.suggestedFilename()).toMatch(/^globex-clinic-selected-records-\d{4}-\d{2}-\d{2}\.csv$/);
   const path = await download.path();
   const fs = await import("node:fs");
   expect(fs.readFileSync(path, "utf-8")).toContain("Zoë");
 });
 
-test("an admin creates an export with the keyboard only", async ({ page }, info) => {
+test("an admin creates an export with the keyboard only, and the worker produces it", async ({ page, context }, info) => {
   test.skip(!hydrated(info), "the dialog needs JavaScript");
   await signIn(page, "admin@acme.test", info);
   await expect(page.getByRole("heading", { name: "No exports yet" })).toBeVisible();
@@ -105,8 +121,25 @@ test("an admin creates an export with the keyboard only", async ({ page }, info)
   await expect(first).toContainText("Clients, Appointments");
   await expect(first.locator(".badge-pending")).toBeVisible();
   await expect(page.getByRole("button", { name: "Refresh" })).toBeVisible();
-  await page.getByRole("button", { name: "Refresh" }).click();
+  await screenshot(page, "05-pending");
+
+  // The server's worker produces it; Refresh shows it completed, and Download gets the file.
+  await refreshUntilCompleted(page);
   await expect(rows(page).first()).toContainText("Selected records");
+  await screenshot(page, "06-completed");
+  const download = await downloadFrom(page, context, rows(page).first());
+  expect(download.suggestedFilename()).toMatch(
+    /^acme-behavioral-health-selected-records-\d{4}-\d{2}-\d{2}\.json$/,
+  );
+  const fs = await import("node:fs");
+  const file = JSON.parse(fs.readFileSync(await download.path(), "utf-8"));
+  expect(Object.keys(file)).toEqual(["clients", "appointments"]);
+  expect(file.clients.length).toBeGreaterThan(0);
+  expect(file.appointments.length).toBeGreaterThan(file.clients.length);
+  expect(Object.keys(file.clients[0]).slice(0, 4)).toEqual(["id", "medical_record_number", "first_name", "last_name"]);
+  // Only Acme's clients: every appointment's client is in the file.
+  const clientIds = new Set(file.clients.map((client) => client.id));
+  expect(file.appointments.every((appointment) => clientIds.has(appointment.client_id))).toBe(true);
 });
 
 test("the dialog narrows formats by type, keeps errors inside, and closes on Esc", async ({ page }, info) => {
@@ -145,6 +178,8 @@ test("deleting asks first, and removes only that row", async ({ page }, info) =>
   await expect(rows(page)).toHaveCount(before + 1);
   const target = rows(page).first();
   await expect(target).toContainText("Audit trail");
+  // A request being produced cannot be deleted; wait until the worker is done with it.
+  await refreshUntilCompleted(page);
 
   let deleteCalls = 0;
   page.on("request", (request) => {

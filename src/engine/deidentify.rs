@@ -85,12 +85,19 @@ fn zip3(zip: &str) -> Option<String> {
     let zip = zip.trim();
     let five = zip.get(..5)?;
     let well_formed = five.bytes().all(|b| b.is_ascii_digit())
-        && (zip.len() == 5 || (zip.len() == 10 && zip.as_bytes()[5] == b'-' && zip[6..].bytes().all(|b| b.is_ascii_digit())));
+        && (zip.len() == 5
+            || (zip.len() == 10
+                && zip.as_bytes()[5] == b'-'
+                && zip[6..].bytes().all(|b| b.is_ascii_digit())));
     if !well_formed {
         return None;
     }
     let prefix = &zip[..3];
-    Some(if RESTRICTED_ZIP3.contains(&prefix) { "000".into() } else { prefix.into() })
+    Some(if RESTRICTED_ZIP3.contains(&prefix) {
+        "000".into()
+    } else {
+        prefix.into()
+    })
 }
 
 #[cfg(test)]
@@ -124,7 +131,10 @@ mod tests {
         let d = deidentifier();
         let born = |y, m, day| Value::Date(NaiveDate::from_ymd_opt(y, m, day).unwrap());
         // 89 until the day before the 90th birthday, 90 from it.
-        assert_eq!(d.value(Deidentify::BirthYear, born(1936, 11, 27)), Value::Int(1936));
+        assert_eq!(
+            d.value(Deidentify::BirthYear, born(1936, 11, 27)),
+            Value::Int(1936)
+        );
         assert_eq!(
             d.value(Deidentify::BirthYear, born(1936, 11, 26)),
             Value::Text(AGE_90_OR_OLDER.into())
@@ -161,8 +171,14 @@ mod tests {
     #[test]
     fn removed_and_mismatched_values_are_withheld() {
         let d = deidentifier();
-        assert_eq!(d.value(Deidentify::Remove, Value::Text("Jane".into())), Value::Null);
-        assert_eq!(d.value(Deidentify::Year, Value::Text("2024-01-01".into())), Value::Null);
+        assert_eq!(
+            d.value(Deidentify::Remove, Value::Text("Jane".into())),
+            Value::Null
+        );
+        assert_eq!(
+            d.value(Deidentify::Year, Value::Text("2024-01-01".into())),
+            Value::Null
+        );
         let mut row = vec![Value::Text("x".into())];
         let column = Column {
             name: "zip_code",

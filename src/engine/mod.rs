@@ -134,7 +134,7 @@ impl Progress {
     pub fn percent(&self) -> i64 {
         let total = self.total.load(Ordering::Relaxed);
         let done = self.done.load(Ordering::Relaxed).min(total);
-        if total == 0 { 0 } else { (done * 99 / total) as i64 }
+        (done * 99).checked_div(total).unwrap_or(0) as i64
     }
 }
 
@@ -188,7 +188,8 @@ pub async fn produce(
     };
     let read = read_all(&mut snapshot, plan, settings, progress, cancel, rows_tx);
     let (read, uploaded, encoded) = tokio::join!(read, upload, encoder);
-    let encoded = encoded.unwrap_or_else(|panic| Err(EncodeError::Format(format!("encoder panicked: {panic}"))));
+    let encoded =
+        encoded.unwrap_or_else(|panic| Err(EncodeError::Format(format!("encoder panicked: {panic}"))));
     // Report the cause, not the stages that stopped because another one did.
     let outcome = match (read, encoded, uploaded) {
         (Ok(rows), Ok(()), Ok(())) => Ok(rows),
@@ -228,8 +229,15 @@ async fn read_all(
     let mut sent = 0u64;
     for entity in &plan.entity_types {
         let columns = plan.columns(*entity);
-        let mut reader = EntityReader::new(plan.organization_id, *entity, columns.clone(), settings.batch_rows);
-        rows.send(Message::Begin(*entity, columns.clone())).await.map_err(closed)?;
+        let mut reader = EntityReader::new(
+            plan.organization_id,
+            *entity,
+            columns.clone(),
+            settings.batch_rows,
+        );
+        rows.send(Message::Begin(*entity, columns.clone()))
+            .await
+            .map_err(closed)?;
         loop {
             if cancel.is_cancelled() {
                 return Err(JobError::Cancelled);

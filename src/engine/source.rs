@@ -116,7 +116,10 @@ impl Snapshot {
 
     /// How many rows of `entity` the organisation has.
     pub async fn count(&mut self, organization_id: Uuid, entity: EntityType) -> Result<u64, sqlx::Error> {
-        let sql = format!("SELECT COUNT(*) FROM {} WHERE organization_id = $1", entity.table());
+        let sql = format!(
+            "SELECT COUNT(*) FROM {} WHERE organization_id = $1",
+            entity.table()
+        );
         let count: i64 = on_tx!(self, conn => {
             sqlx::query_scalar(&sql).bind(organization_id).fetch_one(conn).await
         })?;
@@ -124,7 +127,10 @@ impl Snapshot {
     }
 
     /// The reader's next batch, or `None` once every row has been read.
-    pub async fn next_batch(&mut self, reader: &mut EntityReader) -> Result<Option<Vec<Vec<Value>>>, sqlx::Error> {
+    pub async fn next_batch(
+        &mut self,
+        reader: &mut EntityReader,
+    ) -> Result<Option<Vec<Vec<Value>>>, sqlx::Error> {
         let (rows, last) = match reader.cursor {
             Cursor::Done => return Ok(None),
             cursor => on_tx!(self, conn => {

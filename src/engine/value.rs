@@ -37,7 +37,10 @@ mod tests {
     #[test]
     fn scalars_have_one_canonical_text() {
         let at = Utc.with_ymd_and_hms(2024, 2, 29, 13, 5, 0).unwrap();
-        assert_eq!(Value::Timestamp(at).scalar_text().unwrap(), "2024-02-29T13:05:00Z");
+        assert_eq!(
+            Value::Timestamp(at).scalar_text().unwrap(),
+            "2024-02-29T13:05:00Z"
+        );
         let date = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
         assert_eq!(Value::Date(date).scalar_text().unwrap(), "2024-02-29");
         assert_eq!(Value::Int(-7).scalar_text().unwrap(), "-7");

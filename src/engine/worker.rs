@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     audit::{self, AuditEntry, AuditEvent},
     db::Db,
-    error::AppError,
     engine::{self, JobError, Plan, Produced, Progress, Settings, encode},
+    error::AppError,
     exports::{
         model,
         queue::{self, Claim, Completion},
@@ -50,7 +50,11 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(state: AppState) -> Worker {
-        let id = format!("pid{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let id = format!(
+            "pid{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
         Worker { state, id }
     }
 
@@ -111,7 +115,11 @@ impl Worker {
     }
 
     /// Runs the engine with a heartbeat beside it; says whether the lease was lost.
-    async fn produce(&self, claim: &Claim, shutdown: &CancellationToken) -> (Result<Produced, JobError>, bool) {
+    async fn produce(
+        &self,
+        claim: &Claim,
+        shutdown: &CancellationToken,
+    ) -> (Result<Produced, JobError>, bool) {
         let config = &self.state.config.worker;
         let plan = match Plan::from_claim(claim) {
             Ok(plan) => plan,
@@ -249,7 +257,13 @@ impl Worker {
         self.record(entry).await;
     }
 
-    async fn audit_failed(&self, organization_id: uuid::Uuid, id: uuid::Uuid, actor: Option<uuid::Uuid>, reason: &str) {
+    async fn audit_failed(
+        &self,
+        organization_id: uuid::Uuid,
+        id: uuid::Uuid,
+        actor: Option<uuid::Uuid>,
+        reason: &str,
+    ) {
         let mut entry = AuditEntry::new(AuditEvent::ExportRequestFailed)
             .organization(organization_id)
             .target("export_request", id)

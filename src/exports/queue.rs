@@ -201,7 +201,10 @@ pub async fn release(db: &Db, claim: &Claim) -> Result<bool, sqlx::Error> {
 /// SQLite, whose workers share the process or poll). A lost notification only delays: workers poll.
 pub async fn announce(db: &Db) -> Result<(), sqlx::Error> {
     if let Db::Postgres(pool) = db {
-        sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(pool).await?;
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(CHANNEL)
+            .execute(pool)
+            .await?;
     }
     Ok(())
 }

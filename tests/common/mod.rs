@@ -306,7 +306,10 @@ impl TestApp {
     pub async fn with_s3(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
         let bucket = format!("t{}", uuid::Uuid::new_v4().simple());
         create_bucket(&bucket).await;
-        let url = format!("s3://{bucket}?endpoint={}&region=us-east-1", env("TEST_S3_ENDPOINT"));
+        let url = format!(
+            "s3://{bucket}?endpoint={}&region=us-east-1",
+            env("TEST_S3_ENDPOINT")
+        );
         let (access, secret) = (env("TEST_S3_ACCESS_KEY_ID"), env("TEST_S3_SECRET_ACCESS_KEY"));
         let mut all = vec![
             ("STORAGE_URL", url.as_str()),

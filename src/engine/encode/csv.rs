@@ -25,7 +25,8 @@ const FORMULA_TRIGGERS: &[char] = &['=', '+', '-', '@', '\t', '\r', '\n', '\0'];
 /// Where CSV text goes: straight into the sink, or into the current entry of a ZIP.
 enum Out {
     Plain(Sink),
-    Zip(ZipWriter<StreamWriter<Sink>>),
+    // Boxed: the ZIP writer's state is kilobytes, the sink a few words.
+    Zip(Box<ZipWriter<StreamWriter<Sink>>>),
 }
 
 impl Write for Out {
@@ -70,7 +71,7 @@ impl CsvEncoder {
     /// Several entities: a ZIP of CSV files.
     pub fn zipped(sink: Sink, options: Options) -> Self {
         CsvEncoder {
-            writer: Some(csv_writer(Out::Zip(ZipWriter::new_stream(sink)))),
+            writer: Some(csv_writer(Out::Zip(Box::new(ZipWriter::new_stream(sink))))),
             options,
             started: false,
         }
@@ -100,7 +101,9 @@ impl Encoder for CsvEncoder {
         // csv::Writer has no access to its writer but `into_inner`: take it out, start the
         // next file, and put a fresh writer over it.
         let writer = self.writer.take().expect("the writer lives until finish");
-        let mut out = writer.into_inner().map_err(|e| EncodeError::from(e.into_error()))?;
+        let mut out = writer
+            .into_inner()
+            .map_err(|e| EncodeError::from(e.into_error()))?;
         match &mut out {
             Out::Zip(zip) => {
                 let options = SimpleFileOptions::default()
@@ -131,7 +134,9 @@ impl Encoder for CsvEncoder {
             for value in row {
                 match value {
                     Value::Null => writer.write_field(""),
-                    Value::Text(text) | Value::Json(text) => writer.write_field(neutralise(text, &mut scratch)),
+                    Value::Text(text) | Value::Json(text) => {
+                        writer.write_field(neutralise(text, &mut scratch))
+                    }
                     other => writer.write_field(other.scalar_text().unwrap_or_default()),
                 }
                 .map_err(csv_error)?;
@@ -143,7 +148,9 @@ impl Encoder for CsvEncoder {
 
     fn finish(mut self: Box<Self>) -> Result<(), EncodeError> {
         let writer = self.writer.take().expect("finish is called once");
-        let out = writer.into_inner().map_err(|e| EncodeError::from(e.into_error()))?;
+        let out = writer
+            .into_inner()
+            .map_err(|e| EncodeError::from(e.into_error()))?;
         let mut sink = match out {
             Out::Plain(sink) => sink,
             Out::Zip(zip) => zip.finish().map_err(zip_error)?.into_inner(),

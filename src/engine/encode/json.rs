@@ -120,7 +120,11 @@ mod tests {
             ExportFormat::Json,
             &[
                 (EntityType::Staff, staff.to_vec(), vec![row]),
-                (EntityType::Clients, EntityType::Clients.columns().to_vec(), vec![]),
+                (
+                    EntityType::Clients,
+                    EntityType::Clients.columns().to_vec(),
+                    vec![],
+                ),
             ],
         );
         let parsed: serde_json::Value = serde_json::from_slice(&bytes).unwrap();

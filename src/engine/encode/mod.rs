@@ -104,7 +104,7 @@ pub fn run(
 }
 
 /// A `Write` that hands its bytes on in chunks of [`CHUNK_BYTES`]; the last, shorter chunk
-/// goes on flush or drop. Fails with `BrokenPipe` once the receiver is gone.
+/// goes on flush. Fails with `BrokenPipe` once the receiver is gone.
 pub struct Sink {
     output: mpsc::Sender<Bytes>,
     buffer: Vec<u8>,
@@ -150,13 +150,15 @@ pub(crate) mod testing {
     //! Runs an encoder over in-memory rows and returns the file's bytes.
     use super::*;
 
-    pub fn encode(format: ExportFormat, entities: &[(EntityType, Vec<Column>, Vec<Vec<Value>>)]) -> Vec<u8> {
+    /// An entity, its columns and its rows.
+    pub type Table = (EntityType, Vec<Column>, Vec<Vec<Value>>);
+
+    pub fn encode(format: ExportFormat, entities: &[Table]) -> Vec<u8> {
         let (input, input_rx) = mpsc::channel(4);
         let (output_tx, mut output) = mpsc::channel(4);
         let count = entities.len();
-        let encoder = std::thread::spawn(move || {
-            run(format, count, Options { csv_bom: false }, input_rx, output_tx)
-        });
+        let encoder =
+            std::thread::spawn(move || run(format, count, Options { csv_bom: false }, input_rx, output_tx));
         let entities = entities.to_vec();
         let feeder = std::thread::spawn(move || {
             for (entity, columns, rows) in entities {
@@ -210,7 +212,13 @@ mod tests {
         let (input, input_rx) = mpsc::channel(1);
         let (output, _output_rx) = mpsc::channel(1);
         drop(input);
-        let result = run(ExportFormat::Json, 1, Options { csv_bom: false }, input_rx, output);
+        let result = run(
+            ExportFormat::Json,
+            1,
+            Options { csv_bom: false },
+            input_rx,
+            output,
+        );
         assert!(matches!(result, Err(EncodeError::Closed)));
     }
 }

@@ -2,7 +2,7 @@
 //! a bold, frozen, filterable header row, numbers, booleans and dates as real cells, text always
 //! as text (never a formula), written in rust_xlsxwriter's constant-memory mode.
 
-use rust_xlsxwriter::{Color, ColNum, Format, FormatBorder, RowNum, Workbook, XlsxError};
+use rust_xlsxwriter::{ColNum, Color, Format, FormatBorder, RowNum, Workbook, XlsxError};
 
 use super::{EncodeError, Encoder, Sink};
 use crate::{
@@ -66,7 +66,10 @@ impl XlsxEncoder {
             1 => entity.key().to_owned(),
             part => format!("{} ({part})", entity.key()),
         };
-        let sheet = self.workbook.add_worksheet_with_constant_memory().map_err(xlsx_error)?;
+        let sheet = self
+            .workbook
+            .add_worksheet_with_constant_memory()
+            .map_err(xlsx_error)?;
         sheet.set_name(name).map_err(xlsx_error)?;
         for (index, column) in columns.iter().enumerate() {
             let col = index as ColNum;
@@ -77,7 +80,9 @@ impl XlsxEncoder {
                 Kind::Integer | Kind::Money | Kind::Bool => 12,
                 Kind::Text | Kind::Json => 20,
             };
-            sheet.set_column_width(col, width.max(column.name.len() + 2) as u32).map_err(xlsx_error)?;
+            sheet
+                .set_column_width(col, width.max(column.name.len() + 2) as u32)
+                .map_err(xlsx_error)?;
             sheet
                 .write_string_with_format(0, col, column.name, &self.header)
                 .map_err(xlsx_error)?;
@@ -95,8 +100,13 @@ impl XlsxEncoder {
             && !columns.is_empty()
         {
             let last_col = (columns.len() - 1) as ColNum;
-            let sheet = self.workbook.worksheet_from_index(self.sheet).map_err(xlsx_error)?;
-            sheet.autofilter(0, 0, self.row - 1, last_col).map_err(xlsx_error)?;
+            let sheet = self
+                .workbook
+                .worksheet_from_index(self.sheet)
+                .map_err(xlsx_error)?;
+            sheet
+                .autofilter(0, 0, self.row - 1, last_col)
+                .map_err(xlsx_error)?;
         }
         Ok(())
     }
@@ -117,7 +127,10 @@ impl Encoder for XlsxEncoder {
                 self.new_sheet()?;
             }
             let at = self.row;
-            let sheet = self.workbook.worksheet_from_index(self.sheet).map_err(xlsx_error)?;
+            let sheet = self
+                .workbook
+                .worksheet_from_index(self.sheet)
+                .map_err(xlsx_error)?;
             for (index, value) in row.iter().enumerate() {
                 let col = index as ColNum;
                 match value {
@@ -132,7 +145,7 @@ impl Encoder for XlsxEncoder {
                     Value::Bool(flag) => sheet.write_boolean(at, col, *flag),
                     Value::Date(date) => sheet.write_datetime_with_format(at, col, date, &self.date),
                     Value::Timestamp(instant) => {
-                        sheet.write_datetime_with_format(at, col, &instant.naive_utc(), &self.instant)
+                        sheet.write_datetime_with_format(at, col, instant.naive_utc(), &self.instant)
                     }
                 }
                 .map_err(xlsx_error)?;
@@ -146,7 +159,10 @@ impl Encoder for XlsxEncoder {
         self.close_sheet()?;
         if self.workbook.worksheets().is_empty() {
             // A workbook needs a sheet; an export of nothing still opens.
-            self.workbook.add_worksheet().set_name("empty").map_err(xlsx_error)?;
+            self.workbook
+                .add_worksheet()
+                .set_name("empty")
+                .map_err(xlsx_error)?;
         }
         let mut sink = self.sink.take().expect("finish is called once");
         self.workbook.save_to_writer(&mut sink).map_err(xlsx_error)?;
