@@ -119,11 +119,9 @@ test("an admin creates an export with the keyboard only, and the worker produces
   await expect(first).toContainText("Selected records");
   await expect(first).toContainText("JSON");
   await expect(first).toContainText("Clients, Appointments");
-  await expect(first.locator(".badge-pending")).toBeVisible();
-  await expect(page.getByRole("button", { name: "Refresh" })).toBeVisible();
-  await screenshot(page, "05-pending");
 
-  // The server's worker produces it; Refresh shows it completed, and Download gets the file.
+  // The server's worker produces it (often before the list has even reloaded); Refresh shows it
+  // completed, and Download gets the file.
   await refreshUntilCompleted(page);
   await expect(rows(page).first()).toContainText("Selected records");
   await screenshot(page, "06-completed");
