@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::CurrentUser,
-    db::{Db, now, with_db},
+    db::{Db, Tx, now, with_db, with_tx},
 };
 
 /// What happened. The names are stable: reports and tests query them.
@@ -91,24 +91,35 @@ impl AuditEntry {
     }
 }
 
-/// Appends `entry` to the audit log.
-pub async fn record(db: &Db, entry: AuditEntry) -> Result<(), sqlx::Error> {
-    with_db!(db, pool => {
+/// Inserts `entry` through `$executor` (a pool or a transaction's connection).
+macro_rules! insert_entry {
+    ($executor:expr, $entry:expr) => {
         sqlx::query(
             "INSERT INTO pf_audit_logs \
              (organization_id, actor_id, event, target_type, target_id, payload, occurred_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(entry.organization_id)
-        .bind(entry.actor_id)
-        .bind(entry.event.as_str())
-        .bind(entry.target_type)
-        .bind(&entry.target_id)
-        .bind(sqlx::types::Json(&entry.payload))
+        .bind($entry.organization_id)
+        .bind($entry.actor_id)
+        .bind($entry.event.as_str())
+        .bind($entry.target_type)
+        .bind(&$entry.target_id)
+        .bind(sqlx::types::Json(&$entry.payload))
         .bind(now())
-        .execute(pool)
+        .execute($executor)
         .await
         .map(|done| done.rows_affected())
-    })?;
+    };
+}
+
+/// Appends `entry` to the audit log.
+pub async fn record(db: &Db, entry: AuditEntry) -> Result<(), sqlx::Error> {
+    with_db!(db, pool => insert_entry!(pool, entry))?;
+    Ok(())
+}
+
+/// Appends `entry` inside `tx`: it is logged if and only if the transaction commits.
+pub async fn record_in(tx: &mut Tx, entry: AuditEntry) -> Result<(), sqlx::Error> {
+    with_tx!(tx, conn => insert_entry!(conn, entry))?;
     Ok(())
 }

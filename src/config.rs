@@ -49,6 +49,19 @@ pub struct Config {
     pub signing_secret: Option<String>,
     /// The export worker's settings.
     pub worker: WorkerSettings,
+    /// How many exports may be requested.
+    pub export_limits: ExportLimits,
+}
+
+/// Limits on requesting exports (each refusal is a 429 with a message saying which).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportLimits {
+    /// Per user, per rolling hour (default 30). Env: `EXPORT_LIMIT_PER_USER_PER_HOUR`.
+    pub per_user_per_hour: u32,
+    /// Per organisation, per rolling hour (default 200). Env: `EXPORT_LIMIT_PER_ORGANIZATION_PER_HOUR`.
+    pub per_organization_per_hour: u32,
+    /// Pending or processing at once per organisation (default 20). Env: `EXPORT_MAX_ACTIVE_PER_ORGANIZATION`.
+    pub active_per_organization: u32,
 }
 
 /// How export workers run.
@@ -117,6 +130,9 @@ struct AppSection {
     worker_shutdown_grace_secs: Option<u64>,
     export_batch_rows: Option<u32>,
     export_csv_bom: Option<bool>,
+    export_limit_per_user_per_hour: Option<u32>,
+    export_limit_per_organization_per_hour: Option<u32>,
+    export_max_active_per_organization: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -268,6 +284,22 @@ impl Config {
                 message: "must be between 1 and 50000".into(),
             });
         }
+        let export_limits = ExportLimits {
+            per_user_per_hour: parse(&env, "EXPORT_LIMIT_PER_USER_PER_HOUR", app.export_limit_per_user_per_hour)?
+                .unwrap_or(30),
+            per_organization_per_hour: parse(
+                &env,
+                "EXPORT_LIMIT_PER_ORGANIZATION_PER_HOUR",
+                app.export_limit_per_organization_per_hour,
+            )?
+            .unwrap_or(200),
+            active_per_organization: parse(
+                &env,
+                "EXPORT_MAX_ACTIVE_PER_ORGANIZATION",
+                app.export_max_active_per_organization,
+            )?
+            .unwrap_or(20),
+        };
 
         Ok(Config {
             leptos_options,
@@ -283,6 +315,7 @@ impl Config {
             signed_url_ttl,
             signing_secret,
             worker,
+            export_limits,
         })
     }
 

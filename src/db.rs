@@ -8,7 +8,7 @@ use std::{str::FromStr, time::Duration};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::{
-    PgPool, SqlitePool,
+    PgPool, Postgres, Sqlite, SqlitePool, Transaction,
     migrate::Migrator,
     postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
@@ -37,6 +37,47 @@ macro_rules! with_db {
     };
 }
 pub use crate::with_db;
+
+/// A transaction on either database.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Runs the same block on whichever connection the transaction `$tx` (a `&mut Tx`) holds,
+/// binding it to `$conn`; like [`with_db!`], compiled once per backend.
+#[macro_export]
+macro_rules! with_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::db::Tx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+pub use crate::with_tx;
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await,
+            Tx::Postgres(tx) => tx.rollback().await,
+        }
+    }
+}
 
 impl Db {
     /// Connects to `url` (`sqlite://…` or `postgres://…`), creating a SQLite file if missing.
@@ -74,6 +115,33 @@ impl Db {
             Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
         }
+    }
+
+    /// Begins a transaction.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Begins a transaction that runs alone among those begun with the same `key`, on every
+    /// process: check-then-write sequences inside it cannot interleave. Postgres takes a
+    /// transaction-scoped advisory lock on the key; SQLite takes the database's write lock at
+    /// once (`BEGIN IMMEDIATE`), which serialises every writer anyway.
+    pub async fn begin_serialized(&self, key: uuid::Uuid) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let (high, _) = key.as_u64_pair();
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(high as i64)
+                    .execute(&mut *tx)
+                    .await?;
+                Tx::Postgres(tx)
+            }
+        })
     }
 
     /// `"sqlite"` or `"postgres"`, for logs and benchmark tables.

@@ -20,6 +20,8 @@ on_both_databases!(
     delete_removes_the_history_entry_and_its_file_but_no_records,
     malformed_requests_are_refused_with_400_and_change_nothing,
     signed_out_callers_get_401,
+    creation_is_limited_per_user_per_organisation_and_by_active_exports,
+    concurrent_requests_never_overshoot_a_limit,
 );
 
 fn selected_csv() -> Value {
@@ -197,7 +199,16 @@ async fn create_validates_against_the_catalog_naming_the_field(backend: Backend)
 }
 
 async fn listing_is_newest_first_paginated_and_reports_active_requests(backend: Backend) {
-    let app = TestApp::seeded(backend).await;
+    // More than a page of requests: above the default creation limits.
+    let app = TestApp::with_env(
+        backend,
+        &[
+            ("EXPORT_LIMIT_PER_USER_PER_HOUR", "100"),
+            ("EXPORT_MAX_ACTIVE_PER_ORGANIZATION", "100"),
+        ],
+    )
+    .await;
+    data_exports::seed::demo(&app.state.db, 30).await.unwrap();
     let cookie = app.login("admin@acme.test").await;
     let empty = app
         .call("list_export_requests", &[("page", "1")], Some(&cookie))
@@ -408,4 +419,95 @@ async fn signed_out_callers_get_401(backend: Backend) {
         .call_json("create_export_request", &selected_csv(), Some("forged"))
         .await;
     assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+}
+
+fn refusal(response: &TestResponse) -> String {
+    assert_eq!(response.status, StatusCode::TOO_MANY_REQUESTS, "{}", response.text());
+    let body = response.json();
+    assert_eq!(body["code"], "rate_limited");
+    body["message"].as_str().unwrap().to_owned()
+}
+
+async fn creation_is_limited_per_user_per_organisation_and_by_active_exports(backend: Backend) {
+    let app = TestApp::with_env(
+        backend,
+        &[
+            ("EXPORT_LIMIT_PER_USER_PER_HOUR", "2"),
+            ("EXPORT_LIMIT_PER_ORGANIZATION_PER_HOUR", "3"),
+            ("EXPORT_MAX_ACTIVE_PER_ORGANIZATION", "10"),
+        ],
+    )
+    .await;
+    data_exports::seed::demo(&app.state.db, 5).await.unwrap();
+    let admin = app.login("admin@acme.test").await;
+    let finance = app.login("finance@acme.test").await;
+    for _ in 0..2 {
+        assert_eq!(create(&app, &admin).await.status, StatusCode::OK);
+    }
+    let message = refusal(&create(&app, &admin).await);
+    assert_eq!(
+        message,
+        "You have requested 2 exports in the last hour, the most allowed. Try again later."
+    );
+    // Deleting a request does not give its place back.
+    let id = app
+        .call("list_export_requests", &[("page", "1")], Some(&admin))
+        .await
+        .json()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deleted = app.call("delete_export_request", &[("id", &id)], Some(&admin)).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text());
+    refusal(&create(&app, &admin).await);
+    // Another user of the organisation has their own allowance, up to the organisation's.
+    assert_eq!(create(&app, &finance).await.status, StatusCode::OK);
+    let message = refusal(&create(&app, &finance).await);
+    assert!(message.starts_with("Your organisation has requested 3 exports"), "{message}");
+    // Another organisation is not affected.
+    let globex = app.login("admin@globex.test").await;
+    assert_eq!(create(&app, &globex).await.status, StatusCode::OK);
+    // Refusals create nothing and audit nothing as created.
+    let created: i64 = with_db!(&app.state.db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM pf_audit_logs WHERE event = 'export_request_created'")
+            .fetch_one(pool).await.unwrap()
+    });
+    assert_eq!(created, 4);
+
+    // The cap on active exports: a second app where nothing is processed.
+    let app = TestApp::with_env(backend, &[("EXPORT_MAX_ACTIVE_PER_ORGANIZATION", "2")]).await;
+    data_exports::seed::demo(&app.state.db, 5).await.unwrap();
+    let admin = app.login("admin@acme.test").await;
+    for _ in 0..2 {
+        assert_eq!(create(&app, &admin).await.status, StatusCode::OK);
+    }
+    let message = refusal(&create(&app, &admin).await);
+    assert_eq!(
+        message,
+        "Your organisation already has 2 exports waiting or in progress. Try again when some have finished."
+    );
+}
+
+async fn concurrent_requests_never_overshoot_a_limit(backend: Backend) {
+    let app = TestApp::with_env(backend, &[("EXPORT_LIMIT_PER_USER_PER_HOUR", "5")]).await;
+    data_exports::seed::demo(&app.state.db, 5).await.unwrap();
+    let admin = app.login("admin@acme.test").await;
+    let app = std::sync::Arc::new(app);
+    let attempts: Vec<_> = (0..12)
+        .map(|_| {
+            let (app, admin) = (app.clone(), admin.clone());
+            tokio::spawn(async move { create(&app, &admin).await.status })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.unwrap());
+    }
+    let created = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((created, refused), (5, 7), "{statuses:?}");
+    let rows: i64 = with_db!(&app.state.db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM pf_export_requests").fetch_one(pool).await.unwrap()
+    });
+    assert_eq!(rows, 5);
 }

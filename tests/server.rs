@@ -42,6 +42,57 @@ async fn serves_the_exports_page_with_the_hydration_script() {
 }
 
 #[tokio::test]
+async fn pages_allow_only_their_own_nonced_scripts_and_every_response_is_hardened() {
+    let server = TestServer::start("headers", &[]);
+    let mut nonces = Vec::new();
+    for path in ["/login", "/settings/exports"] {
+        let response = client().get(server.url(path)).send().await.unwrap();
+        let policy = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        let nonce = policy
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap_or_else(|| panic!("{path}: no nonce in {policy}"))
+            .to_owned();
+        for directive in [
+            "default-src 'self'",
+            "'wasm-unsafe-eval'",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(policy.contains(directive), "{path}: {directive} missing from {policy}");
+        }
+        assert!(!policy.contains("unsafe-inline"), "{policy}");
+        let html = response.text().await.unwrap();
+        let scripts = html.matches("<script").count();
+        assert!(scripts > 0, "{path}: no script at all");
+        assert_eq!(
+            html.matches(&format!("nonce=\"{nonce}\"")).count(),
+            scripts,
+            "{path}: a script without this response's nonce"
+        );
+        nonces.push(nonce);
+    }
+    assert_ne!(nonces[0], nonces[1], "a nonce is used once");
+    for path in ["/login", "/healthz", "/no-such-page", "/pkg/data-exports.css"] {
+        let response = client().get(server.url(path)).send().await.unwrap();
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert!(headers.contains_key("content-security-policy"), "{path}");
+    }
+    let health = client().get(server.url("/healthz")).send().await.unwrap();
+    assert!(
+        health.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
+}
+
+#[tokio::test]
 async fn the_root_redirects_to_the_exports_page() {
     let server = TestServer::start("root", &[]);
     // A browser navigation: leptos_axum answers 302 only to requests that accept HTML.

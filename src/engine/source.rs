@@ -3,11 +3,11 @@
 //! SQLite: one read transaction over the write-ahead log).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{ColumnIndex, Database, Decode, Postgres, Row, Sqlite, Transaction, Type};
+use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 use uuid::Uuid;
 
 use crate::{
-    db::Db,
+    db::{Db, Tx, with_tx},
     engine::value::Value,
     records::{Column, EntityType, Kind},
 };
@@ -15,27 +15,6 @@ use crate::{
 /// An open snapshot of the database.
 pub struct Snapshot {
     tx: Tx,
-}
-
-enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
-    Postgres(Transaction<'static, Postgres>),
-}
-
-/// Runs the same block on whichever transaction the snapshot holds, as `$conn`.
-macro_rules! on_tx {
-    ($snapshot:expr, $conn:ident => $body:expr) => {
-        match &mut $snapshot.tx {
-            Tx::Sqlite(tx) => {
-                let $conn = &mut **tx;
-                $body
-            }
-            Tx::Postgres(tx) => {
-                let $conn = &mut **tx;
-                $body
-            }
-        }
-    };
 }
 
 /// Where the next batch of an entity starts.
@@ -101,16 +80,12 @@ impl EntityReader {
 impl Snapshot {
     /// Opens a snapshot; everything read through it sees the database as of its first read.
     pub async fn open(db: &Db) -> Result<Snapshot, sqlx::Error> {
-        let tx = match db {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    .execute(&mut *tx)
-                    .await?;
-                Tx::Postgres(tx)
-            }
-        };
+        let mut tx = db.begin().await?;
+        if let Tx::Postgres(tx) = &mut tx {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut **tx)
+                .await?;
+        }
         Ok(Snapshot { tx })
     }
 
@@ -120,7 +95,7 @@ impl Snapshot {
             "SELECT COUNT(*) FROM {} WHERE organization_id = $1",
             entity.table()
         );
-        let count: i64 = on_tx!(self, conn => {
+        let count: i64 = with_tx!(&mut self.tx, conn => {
             sqlx::query_scalar(&sql).bind(organization_id).fetch_one(conn).await
         })?;
         Ok(count.max(0) as u64)
@@ -133,7 +108,7 @@ impl Snapshot {
     ) -> Result<Option<Vec<Vec<Value>>>, sqlx::Error> {
         let (rows, last) = match reader.cursor {
             Cursor::Done => return Ok(None),
-            cursor => on_tx!(self, conn => {
+            cursor => with_tx!(&mut self.tx, conn => {
                 let query = match cursor {
                     Cursor::After(_) => sqlx::query(&reader.next),
                     _ => sqlx::query(&reader.first),
@@ -165,10 +140,7 @@ impl Snapshot {
 
     /// Ends the snapshot (it only ever read).
     pub async fn close(self) -> Result<(), sqlx::Error> {
-        match self.tx {
-            Tx::Sqlite(tx) => tx.rollback().await,
-            Tx::Postgres(tx) => tx.rollback().await,
-        }
+        self.tx.rollback().await
     }
 }
 

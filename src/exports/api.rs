@@ -23,14 +23,20 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
     use crate::{
         audit::{self, AuditEntry, AuditEvent},
         auth::Permission,
-        exports::{catalog, queue, repo},
+        exports::{catalog, limits, queue, repo},
     };
     let caller = crate::auth::guard::require(Permission::CreateExports).await?;
     let valid = catalog::validate(&request)?;
-    let (db, user) = (&caller.state.db, &caller.user);
-    let created = repo::insert(db, user.organization_id, user.user_id, &valid).await?;
-    audit::record(
-        db,
+    let (state, user) = (&caller.state, &caller.user);
+    // The limit check, the insert and its audit entry commit together, one request of the
+    // organisation at a time on every process: concurrent requests cannot overshoot a limit.
+    let mut tx = state.db.begin_serialized(user.organization_id).await?;
+    let since = crate::db::now() - chrono::TimeDelta::hours(1);
+    let recent = repo::recent_requests(&mut tx, user.organization_id, user.user_id, since).await?;
+    limits::check(&state.config.export_limits, &recent)?;
+    let created = repo::insert_in(&mut tx, user.organization_id, user.user_id, &valid).await?;
+    audit::record_in(
+        &mut tx,
         AuditEntry::new(AuditEvent::ExportRequestCreated)
             .by(user)
             .target("export_request", created.id)
@@ -41,8 +47,9 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
             })),
     )
     .await?;
-    caller.state.new_requests.notify_one();
-    if let Err(error) = queue::announce(db).await {
+    tx.commit().await?;
+    state.new_requests.notify_one();
+    if let Err(error) = queue::announce(&state.db).await {
         tracing::warn!(%error, "could not notify workers; they will find the request by polling");
     }
     Ok(created)

@@ -4,6 +4,8 @@
 
 pub mod api;
 pub mod catalog;
+#[cfg(feature = "ssr")]
+pub mod limits;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod queue;

@@ -5,7 +5,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::{
-    db::{Db, now, with_db},
+    db::{Db, Tx, now, with_db, with_tx},
     error::AppError,
     exports::{
         catalog::ValidExport,
@@ -69,9 +69,22 @@ impl Row {
     }
 }
 
-/// Queues a new request.
+/// Queues a new request (no limits: for tools and tests; people go through the server function).
 pub async fn insert(
     db: &Db,
+    organization_id: Uuid,
+    requested_by: Uuid,
+    export: &ValidExport,
+) -> Result<ExportRequest, AppError> {
+    let mut tx = db.begin().await?;
+    let created = insert_in(&mut tx, organization_id, requested_by, export).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Queues a new request inside `tx`.
+pub async fn insert_in(
+    tx: &mut Tx,
     organization_id: Uuid,
     requested_by: Uuid,
     export: &ValidExport,
@@ -79,7 +92,7 @@ pub async fn insert(
     let id = Uuid::new_v4();
     let at = now();
     let entities: Vec<&str> = export.entity_types.iter().map(|entity| entity.key()).collect();
-    with_db!(db, pool => {
+    with_tx!(tx, pool => {
         sqlx::query(
             "INSERT INTO pf_export_requests \
              (id, organization_id, requested_by, export_type, export_format, entity_types, status, \
@@ -111,6 +124,53 @@ pub async fn insert(
         error: None,
         requested_at: at,
         completed_at: None,
+    })
+}
+
+/// What a user and their organisation have requested lately, for the creation limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecentRequests {
+    /// Created by the user in the window (from the audit log: deleting a request does not
+    /// give its place back).
+    pub by_user: i64,
+    /// Created by anyone in the organisation in the window.
+    pub by_organization: i64,
+    /// The organisation's requests pending or processing now.
+    pub active: i64,
+}
+
+/// Counts inside `tx` (begin it with [`Db::begin_serialized`] on the organisation, so that the
+/// count and the insert that follows cannot interleave with another request's).
+pub async fn recent_requests(
+    tx: &mut Tx,
+    organization_id: Uuid,
+    user_id: Uuid,
+    since: DateTime<Utc>,
+) -> Result<RecentRequests, AppError> {
+    let (by_user, by_organization): (i64, i64) = with_tx!(tx, conn => {
+        sqlx::query_as(
+            "SELECT COUNT(CASE WHEN actor_id = $2 THEN 1 END), COUNT(*) FROM pf_audit_logs \
+             WHERE organization_id = $1 AND event = 'export_request_created' AND occurred_at >= $3",
+        )
+        .bind(organization_id)
+        .bind(user_id)
+        .bind(since)
+        .fetch_one(conn)
+        .await
+    })?;
+    let active: i64 = with_tx!(tx, conn => {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pf_export_requests \
+             WHERE organization_id = $1 AND status IN ('pending', 'processing')",
+        )
+        .bind(organization_id)
+        .fetch_one(conn)
+        .await
+    })?;
+    Ok(RecentRequests {
+        by_user,
+        by_organization,
+        active,
     })
 }
 

@@ -1,4 +1,5 @@
-//! HTTP middleware: cross-site request rejection and HTTP statuses for server-function errors.
+//! HTTP middleware: security headers, cross-site request rejection and HTTP statuses for
+//! server-function errors.
 
 use axum::{
     body::{Body, to_bytes},
@@ -63,4 +64,36 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
         parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The Content-Security-Policy of a page: its own scripts (the hydration script carries the
+/// request's nonce), WebAssembly compilation, and nothing from anywhere else.
+pub fn page_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Everything that is not a page (files, JSON, errors) runs nothing and embeds nothing.
+const DEFAULT_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// Sets the security headers on every response; a page's own Content-Security-Policy (with its
+/// nonce, see `app::shell`) is kept.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(header::HeaderValue::from_static(DEFAULT_POLICY));
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+    ] {
+        headers.insert(name, header::HeaderValue::from_static(value));
+    }
+    response
 }

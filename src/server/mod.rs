@@ -1,7 +1,7 @@
 //! The HTTP server: application state, the axum router, the health check, request logging and
 //! graceful shutdown.
 
-mod middleware;
+pub mod middleware;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -126,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(from_fn(middleware::server_fn_error_status))
         .layer(from_fn(middleware::reject_cross_site))
+        .layer(from_fn(middleware::security_headers))
         .layer(
             // Log the method and path only: query strings may carry signatures.
             TraceLayer::new_for_http().make_span_with(|request: &Request| {

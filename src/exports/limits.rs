@@ -1,0 +1,62 @@
+//! The limits on requesting exports: per user and per organisation per hour, and how many may be
+//! waiting or running at once. Refusals are 429s whose message says which limit and what to do.
+
+use crate::{config::ExportLimits, error::AppError, exports::repo::RecentRequests};
+
+/// Refuses a new request that would go past a limit.
+pub fn check(limits: &ExportLimits, recent: &RecentRequests) -> Result<(), AppError> {
+    let refuse = |message: String| Err(AppError::RateLimited { message });
+    if recent.by_user >= i64::from(limits.per_user_per_hour) {
+        return refuse(format!(
+            "You have requested {} exports in the last hour, the most allowed. Try again later.",
+            limits.per_user_per_hour
+        ));
+    }
+    if recent.by_organization >= i64::from(limits.per_organization_per_hour) {
+        return refuse(format!(
+            "Your organisation has requested {} exports in the last hour, the most allowed. Try again later.",
+            limits.per_organization_per_hour
+        ));
+    }
+    if recent.active >= i64::from(limits.active_per_organization) {
+        return refuse(format!(
+            "Your organisation already has {} exports waiting or in progress. Try again when some have finished.",
+            limits.active_per_organization
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: ExportLimits = ExportLimits {
+        per_user_per_hour: 3,
+        per_organization_per_hour: 5,
+        active_per_organization: 2,
+    };
+
+    fn recent(by_user: i64, by_organization: i64, active: i64) -> RecentRequests {
+        RecentRequests {
+            by_user,
+            by_organization,
+            active,
+        }
+    }
+
+    fn message(result: Result<(), AppError>) -> String {
+        match result {
+            Err(AppError::RateLimited { message }) => message,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_limit_refuses_at_its_value_and_says_which() {
+        assert!(check(&LIMITS, &recent(2, 4, 1)).is_ok());
+        assert!(message(check(&LIMITS, &recent(3, 3, 0))).starts_with("You have requested 3"));
+        assert!(message(check(&LIMITS, &recent(0, 5, 0))).starts_with("Your organisation has requested 5"));
+        assert!(message(check(&LIMITS, &recent(0, 0, 2))).contains("already has 2 exports waiting"));
+    }
+}
