@@ -285,8 +285,12 @@ impl Config {
             });
         }
         let export_limits = ExportLimits {
-            per_user_per_hour: parse(&env, "EXPORT_LIMIT_PER_USER_PER_HOUR", app.export_limit_per_user_per_hour)?
-                .unwrap_or(30),
+            per_user_per_hour: parse(
+                &env,
+                "EXPORT_LIMIT_PER_USER_PER_HOUR",
+                app.export_limit_per_user_per_hour,
+            )?
+            .unwrap_or(30),
             per_organization_per_hour: parse(
                 &env,
                 "EXPORT_LIMIT_PER_ORGANIZATION_PER_HOUR",

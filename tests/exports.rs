@@ -422,7 +422,12 @@ async fn signed_out_callers_get_401(backend: Backend) {
 }
 
 fn refusal(response: &TestResponse) -> String {
-    assert_eq!(response.status, StatusCode::TOO_MANY_REQUESTS, "{}", response.text());
+    assert_eq!(
+        response.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        response.text()
+    );
     let body = response.json();
     assert_eq!(body["code"], "rate_limited");
     body["message"].as_str().unwrap().to_owned()
@@ -457,13 +462,18 @@ async fn creation_is_limited_per_user_per_organisation_and_by_active_exports(bac
         .as_str()
         .unwrap()
         .to_owned();
-    let deleted = app.call("delete_export_request", &[("id", &id)], Some(&admin)).await;
+    let deleted = app
+        .call("delete_export_request", &[("id", &id)], Some(&admin))
+        .await;
     assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text());
     refusal(&create(&app, &admin).await);
     // Another user of the organisation has their own allowance, up to the organisation's.
     assert_eq!(create(&app, &finance).await.status, StatusCode::OK);
     let message = refusal(&create(&app, &finance).await);
-    assert!(message.starts_with("Your organisation has requested 3 exports"), "{message}");
+    assert!(
+        message.starts_with("Your organisation has requested 3 exports"),
+        "{message}"
+    );
     // Another organisation is not affected.
     let globex = app.login("admin@globex.test").await;
     assert_eq!(create(&app, &globex).await.status, StatusCode::OK);
@@ -504,7 +514,10 @@ async fn concurrent_requests_never_overshoot_a_limit(backend: Backend) {
         statuses.push(attempt.await.unwrap());
     }
     let created = statuses.iter().filter(|s| **s == StatusCode::OK).count();
-    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
     assert_eq!((created, refused), (5, 7), "{statuses:?}");
     let rows: i64 = with_db!(&app.state.db, pool => {
         sqlx::query_scalar("SELECT COUNT(*) FROM pf_export_requests").fetch_one(pool).await.unwrap()

@@ -47,7 +47,10 @@ async fn pages_allow_only_their_own_nonced_scripts_and_every_response_is_hardene
     let mut nonces = Vec::new();
     for path in ["/login", "/settings/exports"] {
         let response = client().get(server.url(path)).send().await.unwrap();
-        let policy = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        let policy = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         let nonce = policy
             .split("'nonce-")
             .nth(1)
@@ -61,7 +64,10 @@ async fn pages_allow_only_their_own_nonced_scripts_and_every_response_is_hardene
             "frame-ancestors 'none'",
             "base-uri 'none'",
         ] {
-            assert!(policy.contains(directive), "{path}: {directive} missing from {policy}");
+            assert!(
+                policy.contains(directive),
+                "{path}: {directive} missing from {policy}"
+            );
         }
         assert!(!policy.contains("unsafe-inline"), "{policy}");
         let html = response.text().await.unwrap();

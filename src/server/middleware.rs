@@ -77,7 +77,8 @@ pub fn page_policy(nonce: &str) -> String {
 }
 
 /// Everything that is not a page (files, JSON, errors) runs nothing and embeds nothing.
-const DEFAULT_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const DEFAULT_POLICY: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// Sets the security headers on every response; a page's own Content-Security-Policy (with its
 /// nonce, see `app::shell`) is kept.
@@ -91,7 +92,10 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "no-referrer"),
-        (header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+        (
+            header::HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
     ] {
         headers.insert(name, header::HeaderValue::from_static(value));
     }
