@@ -86,7 +86,7 @@ async fn pages_allow_only_their_own_nonced_scripts_and_every_response_is_hardene
         let headers = response.headers();
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
-        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
         assert!(headers.contains_key("content-security-policy"), "{path}");
     }
     let health = client().get(server.url("/healthz")).send().await.unwrap();

@@ -91,7 +91,9 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     for (name, value) in [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Same-origin only: without JavaScript, a failed form post returns to the page it came
+        // from by its Referer; no other origin (the S3 store included) ever sees one.
+        (header::REFERRER_POLICY, "same-origin"),
         (
             header::HeaderName::from_static("cross-origin-opener-policy"),
             "same-origin",
