@@ -51,6 +51,8 @@ pub struct Config {
     pub worker: WorkerSettings,
     /// How many exports may be requested.
     pub export_limits: ExportLimits,
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`. Env: `METRICS_TOKEN`.
+    pub metrics_token: Option<String>,
 }
 
 /// Limits on requesting exports (each refusal is a 429 with a message saying which).
@@ -320,6 +322,7 @@ impl Config {
             signing_secret,
             worker,
             export_limits,
+            metrics_token: env("METRICS_TOKEN").filter(|token| !token.is_empty()),
         })
     }
 

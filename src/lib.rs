@@ -12,6 +12,7 @@
 //! - `audit` (server): the append-only audit log.
 //! - `engine` (server): the export worker and the pipeline that streams rows into CSV, XLSX or JSON.
 //! - `storage` (server): the object store (local disk or S3) and signed download URLs.
+//! - `metrics` (server): Prometheus counters of exports and the queue's depth.
 //! - `seed` (server): demo organisations, users and synthetic records.
 //! - `config` (server): one typed configuration read from `Leptos.toml` and the environment.
 //! - `server` (server): the axum router, health check, logging and graceful shutdown.
@@ -37,6 +38,8 @@ pub mod config;
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod engine;
+#[cfg(feature = "ssr")]
+pub mod metrics;
 #[cfg(feature = "ssr")]
 pub mod seed;
 #[cfg(feature = "ssr")]

@@ -21,6 +21,7 @@ use crate::{
         queue::{self, Claim, Completion},
         repo,
     },
+    metrics::METRICS,
     server::AppState,
 };
 
@@ -186,6 +187,7 @@ impl Worker {
                     }
                     return Ok(Outcome::LeaseLost);
                 }
+                METRICS.completed(produced.row_count, produced.size, started.elapsed().as_secs_f64());
                 self.audit_completed(claim, &produced, execution_time_ms).await;
                 Ok(Outcome::Completed(produced))
             }
@@ -200,6 +202,7 @@ impl Worker {
                 if error.is_transient() && claim.attempt < claim.max_attempts {
                     let backoff = TimeDelta::seconds(10 * i64::from(claim.attempt));
                     if queue::retry(db, claim, Utc::now() + backoff).await? {
+                        METRICS.retried();
                         return Ok(Outcome::Retrying);
                     }
                     return Ok(Outcome::LeaseLost);
@@ -208,6 +211,7 @@ impl Worker {
                 if !queue::fail(db, claim, message).await? {
                     return Ok(Outcome::LeaseLost);
                 }
+                METRICS.failed();
                 self.audit_failed(claim.organization_id, claim.id, claim.requested_by, "error")
                     .await;
                 Ok(Outcome::Failed(message))
@@ -231,6 +235,7 @@ impl Worker {
     /// Fails requests whose last attempt lost its worker, and audits each.
     async fn fail_abandoned(&self) -> Result<(), AppError> {
         for (id, organization_id) in queue::fail_exhausted(&self.state.db, ABANDONED).await? {
+            METRICS.failed();
             self.audit_failed(organization_id, id, None, "abandoned").await;
         }
         Ok(())

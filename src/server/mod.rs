@@ -7,14 +7,18 @@ use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Json, Router,
-    extract::{FromRef, Request},
+    extract::{FromRef, Request, State},
     middleware::from_fn,
     routing::get,
 };
+use http::StatusCode;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio_util::sync::CancellationToken;
-use tower_http::trace::TraceLayer;
+use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
+
+/// The largest request body accepted (413 above it).
+pub const MAX_REQUEST_BODY: usize = 64 * 1024;
 
 use crate::{
     app::{App, shell},
@@ -110,6 +114,8 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route(storage::fs::ROUTE, get(storage::fs::download))
         .leptos_routes_with_context(
             &state,
@@ -127,6 +133,8 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(middleware::server_fn_error_status))
         .layer(from_fn(middleware::reject_cross_site))
         .layer(from_fn(middleware::security_headers))
+        // No request of this app carries more than a few kilobytes.
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
         .layer(
             // Log the method and path only: query strings may carry signatures.
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -139,6 +147,59 @@ pub fn router(state: AppState) -> Router {
 /// `GET /healthz`: the process is up. Answers with the running version.
 async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// `GET /readyz`: 200 when the database and the object store both answer, else 503 naming
+/// which (never how: no hosts, keys or errors).
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let (database, storage) = tokio::join!(state.db.ping(), state.storage.ready());
+    if let Err(error) = &storage {
+        tracing::warn!(%error, "readiness: object store not ready");
+    }
+    let ready = database && storage.is_ok();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(serde_json::json!({
+            "status": if ready { "ready" } else { "unavailable" },
+            "database": if database { "ok" } else { "unavailable" },
+            "storage": if storage.is_ok() { "ok" } else { "unavailable" },
+        })),
+    )
+}
+
+/// `GET /metrics`: Prometheus text; behind a bearer token when `METRICS_TOKEN` is set.
+async fn metrics(State(state): State<AppState>, headers: http::HeaderMap) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(token) = &state.config.metrics_token {
+        let presented = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        // Comparing digests: the time taken says nothing about the token.
+        let matches = presented.is_some_and(|presented| {
+            use sha2::{Digest, Sha256};
+            Sha256::digest(presented.as_bytes()) == Sha256::digest(token.as_bytes())
+        });
+        if !matches {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+    }
+    match crate::metrics::METRICS.render(&state.db).await {
+        Ok(text) => (
+            [(
+                http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(error) => AppError::internal("rendering metrics", error).into_response(),
+    }
 }
 
 /// Binds the configured address and serves (with an export worker unless configured off)

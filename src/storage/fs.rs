@@ -56,6 +56,14 @@ impl FsStore {
         })
     }
 
+    /// Whether the bucket's directory is there and writable.
+    pub async fn ready(&self) -> Result<(), StorageError> {
+        let probe = self.dir.join(format!(".ready-{}", uuid::Uuid::new_v4()));
+        tokio::fs::write(&probe, b"").await?;
+        tokio::fs::remove_file(&probe).await?;
+        Ok(())
+    }
+
     pub fn bucket(&self) -> &str {
         &self.bucket
     }

@@ -107,6 +107,14 @@ impl ObjectStore {
         }
     }
 
+    /// Whether the store can be written to and read from now (for `/readyz`).
+    pub async fn ready(&self) -> Result<(), StorageError> {
+        match self {
+            ObjectStore::Fs(store) => store.ready().await,
+            ObjectStore::S3(store) => store.ready().await,
+        }
+    }
+
     /// Whether `key` holds a finished object.
     pub async fn exists(&self, key: &ObjectKey) -> Result<bool, StorageError> {
         match self {

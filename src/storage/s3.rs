@@ -113,6 +113,18 @@ impl S3Store {
         Ok(check("HeadObject", status, &[404])? != 404)
     }
 
+    /// Whether the bucket answers (HeadBucket) with these credentials.
+    pub async fn ready(&self) -> Result<(), StorageError> {
+        let inner = &self.inner;
+        let url = inner
+            .bucket
+            .head_bucket(Some(&inner.credentials))
+            .sign(REQUEST_TTL);
+        let status = inner.client.head(url).send().await?.status();
+        check("HeadBucket", status, &[])?;
+        Ok(())
+    }
+
     /// A presigned GET that makes the browser save the file as `download_name`.
     pub fn signed_get_url(&self, key: &ObjectKey, ttl: Duration, download_name: &str) -> String {
         let inner = &self.inner;
