@@ -9,7 +9,7 @@ mod common;
 use std::process::Command;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use common::{Backend, TestApp, fetch};
+use common::{Backend, TestApp, fetch, files_under};
 use data_exports::{
     auth::accounts,
     engine::{
@@ -34,6 +34,7 @@ on_both_databases!(
     exports_are_stored_on_s3_and_downloaded_from_it,
     a_worker_killed_mid_export_is_replaced_and_the_export_completes_once,
     sigterm_hands_a_running_export_back_after_the_grace_period,
+    files_of_attempts_killed_after_their_upload_are_removed,
 );
 
 // ------------------------------------------------------------------------------------------
@@ -857,23 +858,6 @@ async fn exports_are_stored_on_s3_and_downloaded_from_it(backend: Backend) {
     }
 }
 
-/// Files under `dir`, recursively, as paths relative to it.
-fn files_under(dir: &std::path::Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(next) = stack.pop() {
-        for entry in std::fs::read_dir(&next).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                found.push(path.strip_prefix(dir).unwrap().display().to_string());
-            }
-        }
-    }
-    found
-}
-
 /// The status, attempt, progress and storage key of request `id`.
 async fn request_state(app: &TestApp, id: Uuid) -> (String, i32, i32, Option<String>) {
     with_db!(&app.state.db, pool => {
@@ -1004,4 +988,72 @@ async fn app_org(app: &TestApp) -> Uuid {
         sqlx::query_scalar("SELECT id FROM organizations WHERE slug = 'acme-behavioral-health'")
             .fetch_one(pool).await.unwrap()
     })
+}
+
+async fn files_of_attempts_killed_after_their_upload_are_removed(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (organization_id, cookie) = setup(&app).await;
+    let db = &app.state.db;
+    let export_dir = app
+        .state
+        .config
+        .data_dir
+        .join(format!("storage/pf-exports/{organization_id}"));
+    let files = |id: Uuid| -> Vec<String> {
+        let mut found = files_under(&export_dir.join(id.to_string()));
+        found.sort();
+        found
+    };
+    // Attempt 1 uploaded its file and died before recording it: simulated by claiming, writing
+    // the object, and letting the lease run out.
+    let storage = &app.state.storage;
+    let orphan = |id: Uuid| async move {
+        let claim =
+            data_exports::exports::queue::claim(db, "dead-worker", std::time::Duration::from_millis(1))
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!((claim.id, claim.attempt), (id, 1));
+        let key = data_exports::storage::ObjectKey::export_file(organization_id, id, 1, "csv");
+        storage
+            .put_stream(
+                &key,
+                "text/csv",
+                futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"id\n"))]),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let id = request(&app, &cookie, "selected_records", "csv", &["clients"]).await;
+    orphan(id).await;
+    assert_eq!(files(id), vec!["export-1.csv".to_owned()]);
+    let Outcome::Completed(produced) = work(&app).await else {
+        panic!("the second attempt should complete");
+    };
+    assert!(produced.key.as_str().ends_with("/export-2.csv"));
+    assert_eq!(
+        files(id),
+        vec!["export-2.csv".to_owned()],
+        "attempt 1's file removed"
+    );
+
+    // Deleting a request removes every attempt's file, recorded or not.
+    let id = request(&app, &cookie, "selected_records", "csv", &["clients"]).await;
+    orphan(id).await;
+    let key = data_exports::storage::ObjectKey::export_file(organization_id, id, 1, "csv");
+    with_db!(db, pool => {
+        // Attempt 2 is now pending (as if it had been released), attempt 1's file still there.
+        sqlx::query("UPDATE pf_export_requests SET status = 'failed', lease_expires_at = NULL WHERE id = $1")
+            .bind(id).execute(pool).await.unwrap();
+    });
+    assert!(app.state.storage.exists(&key).await.unwrap());
+    let deleted = app
+        .call("delete_export_request", &[("id", &id.to_string())], Some(&cookie))
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text());
+    assert!(
+        !app.state.storage.exists(&key).await.unwrap(),
+        "the unrecorded file went with the entry"
+    );
 }

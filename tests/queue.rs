@@ -156,11 +156,13 @@ async fn a_poison_job_fails_at_max_attempts(backend: Backend) {
         queue::claim(db, "w", LEASE).await.unwrap().is_none(),
         "no attempts left"
     );
-    let failed = queue::fail_exhausted(db, "The export could not be completed.")
+    let mut tx = db.begin().await.unwrap();
+    let failed = queue::fail_exhausted(&mut tx, "The export could not be completed.")
         .await
         .unwrap();
+    tx.commit().await.unwrap();
     assert_eq!(failed.len(), 1);
-    assert_eq!(failed[0].0, id);
+    assert_eq!(failed[0].id, id);
     assert_eq!(status(&app, id).await, ("failed".into(), repo::MAX_ATTEMPTS));
 }
 

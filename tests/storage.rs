@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Backend, TestApp, env, fetch};
+use common::{Backend, TestApp, env, fetch, files_under};
 use data_exports::storage::{ObjectKey, ObjectStore, StorageError};
 use http::{StatusCode, header};
 use uuid::Uuid;
@@ -151,22 +151,6 @@ async fn a_failed_upload_leaves_nothing(store: Store) {
             .collect(),
     };
     assert!(leftovers.is_empty(), "partial files left behind: {leftovers:?}");
-}
-
-fn files_under(dir: &std::path::Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                found.push(path.display().to_string());
-            }
-        }
-    }
-    found
 }
 
 async fn signed_urls_expire(store: Store) {

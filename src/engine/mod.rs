@@ -110,15 +110,19 @@ impl Plan {
         }
     }
 
-    /// Where this attempt writes. Each attempt has its own key, so a worker that lost its lease
-    /// can never overwrite or delete the file of the attempt that replaced it.
+    /// Where this attempt writes.
     pub fn object_key(&self) -> ObjectKey {
-        let file = format!(
-            "export-{}.{}",
-            self.attempt,
-            self.export_format.extension(self.entity_types.len())
-        );
-        ObjectKey::new(self.organization_id, self.export_request_id, &file).expect("a valid file name")
+        self.object_key_for(self.attempt)
+    }
+
+    /// Where attempt `attempt` of this request writes (see [`ObjectKey::export_file`]).
+    pub fn object_key_for(&self, attempt: i32) -> ObjectKey {
+        ObjectKey::export_file(
+            self.organization_id,
+            self.export_request_id,
+            attempt,
+            self.export_format.extension(self.entity_types.len()),
+        )
     }
 }
 

@@ -161,7 +161,8 @@ impl Worker {
         (result, lease_lost.load(Ordering::Relaxed))
     }
 
-    /// Records how the attempt ended (fenced: a worker that lost its lease records nothing).
+    /// Records how the attempt ended (fenced: a worker that lost its lease records nothing). A
+    /// completion or failure commits together with its audit entry.
     async fn settle(
         &self,
         claim: &Claim,
@@ -180,15 +181,18 @@ impl Worker {
                     file_size_bytes: produced.size as i64,
                     execution_time_ms,
                 };
-                if !queue::complete(db, claim, &completion).await? {
+                let mut tx = db.begin().await?;
+                if !queue::complete(&mut tx, claim, &completion).await? {
+                    tx.rollback().await?;
                     // Replaced while finishing: this attempt's file is nobody's.
-                    if let Err(error) = self.state.storage.delete(&produced.key).await {
-                        tracing::error!(export_request_id = %claim.id, %error, "cannot delete a superseded file");
-                    }
+                    self.remove_files(claim, claim.attempt..claim.attempt + 1).await;
                     return Ok(Outcome::LeaseLost);
                 }
+                audit::record_in(&mut tx, completed_entry(claim, &produced, execution_time_ms)).await?;
+                tx.commit().await?;
                 METRICS.completed(produced.row_count, produced.size, started.elapsed().as_secs_f64());
-                self.audit_completed(claim, &produced, execution_time_ms).await;
+                // An earlier attempt killed between its upload and its record left a file.
+                self.remove_files(claim, 1..claim.attempt).await;
                 Ok(Outcome::Completed(produced))
             }
             Err(JobError::Cancelled) if lease_lost => Ok(Outcome::LeaseLost),
@@ -208,12 +212,15 @@ impl Worker {
                     return Ok(Outcome::LeaseLost);
                 }
                 let message = error.user_message();
-                if !queue::fail(db, claim, message).await? {
+                let mut tx = db.begin().await?;
+                if !queue::fail(&mut tx, claim, message).await? {
+                    tx.rollback().await?;
                     return Ok(Outcome::LeaseLost);
                 }
+                audit::record_in(&mut tx, failed_entry(claim, "error")).await?;
+                tx.commit().await?;
                 METRICS.failed();
-                self.audit_failed(claim.organization_id, claim.id, claim.requested_by, "error")
-                    .await;
+                self.remove_files(claim, 1..claim.attempt).await;
                 Ok(Outcome::Failed(message))
             }
         }
@@ -232,57 +239,73 @@ impl Worker {
         ))
     }
 
-    /// Fails requests whose last attempt lost its worker, and audits each.
+    /// Fails requests whose last attempt lost its worker, audited in the same transaction, and
+    /// removes any file their attempts left.
     async fn fail_abandoned(&self) -> Result<(), AppError> {
-        for (id, organization_id) in queue::fail_exhausted(&self.state.db, ABANDONED).await? {
+        let mut tx = self.state.db.begin().await?;
+        let abandoned = queue::fail_exhausted(&mut tx, ABANDONED).await?;
+        for claim in &abandoned {
+            audit::record_in(&mut tx, failed_entry(claim, "abandoned")).await?;
+        }
+        tx.commit().await?;
+        for claim in &abandoned {
             METRICS.failed();
-            self.audit_failed(organization_id, id, None, "abandoned").await;
+            self.remove_files(claim, 1..claim.attempt + 1).await;
         }
         Ok(())
     }
 
-    async fn audit_completed(&self, claim: &Claim, produced: &Produced, execution_time_ms: i64) {
-        let mut entry = AuditEntry::new(AuditEvent::ExportRequestCompleted)
-            .organization(claim.organization_id)
-            .target("export_request", claim.id)
-            .payload(serde_json::json!({
-                "organization_id": claim.organization_id,
-                "export_request_id": claim.id,
-                "export_type": claim.export_type,
-                "export_format": claim.export_format,
-                "entity_types": claim.entity_types.0,
-                "row_count": produced.row_count,
-                "file_size_bytes": produced.size,
-                "execution_time_ms": execution_time_ms,
-                "pii_phi_filtered": Plan::from_claim(claim).is_ok_and(|plan| plan.export_type.deidentifies()),
-            }));
-        if let Some(actor) = claim.requested_by {
-            entry = entry.actor(actor);
+    /// Deletes the files the given attempts of `claim` may have written (deleting what is not
+    /// there is fine); failures are logged, the objects stay for an operator.
+    async fn remove_files(&self, claim: &Claim, attempts: std::ops::Range<i32>) {
+        let Ok(plan) = Plan::from_claim(claim) else {
+            return;
+        };
+        for attempt in attempts {
+            if let Err(error) = self.state.storage.delete(&plan.object_key_for(attempt)).await {
+                tracing::error!(export_request_id = %claim.id, attempt, %error, "cannot delete an attempt's file");
+            }
         }
-        self.record(entry).await;
     }
+}
 
-    async fn audit_failed(
-        &self,
-        organization_id: uuid::Uuid,
-        id: uuid::Uuid,
-        actor: Option<uuid::Uuid>,
-        reason: &str,
-    ) {
-        let mut entry = AuditEntry::new(AuditEvent::ExportRequestFailed)
-            .organization(organization_id)
-            .target("export_request", id)
-            .payload(serde_json::json!({ "export_request_id": id, "reason": reason }));
-        if let Some(actor) = actor {
-            entry = entry.actor(actor);
-        }
-        self.record(entry).await;
-    }
+/// The audit entry of a completion: ids, settings and counts, never PHI.
+fn completed_entry(claim: &Claim, produced: &Produced, execution_time_ms: i64) -> AuditEntry {
+    let entry = AuditEntry::new(AuditEvent::ExportRequestCompleted)
+        .organization(claim.organization_id)
+        .target("export_request", claim.id)
+        .payload(serde_json::json!({
+            "organization_id": claim.organization_id,
+            "export_request_id": claim.id,
+            "export_type": claim.export_type,
+            "export_format": claim.export_format,
+            "entity_types": claim.entity_types.0,
+            "row_count": produced.row_count,
+            "file_size_bytes": produced.size,
+            "execution_time_ms": execution_time_ms,
+            "pii_phi_filtered": Plan::from_claim(claim).is_ok_and(|plan| plan.export_type.deidentifies()),
+        }));
+    attributed(entry, claim)
+}
 
-    async fn record(&self, entry: AuditEntry) {
-        if let Err(error) = audit::record(&self.state.db, entry).await {
-            tracing::error!(%error, "cannot write an audit entry");
-        }
+/// The audit entry of a failure for good.
+fn failed_entry(claim: &Claim, reason: &str) -> AuditEntry {
+    let entry = AuditEntry::new(AuditEvent::ExportRequestFailed)
+        .organization(claim.organization_id)
+        .target("export_request", claim.id)
+        .payload(serde_json::json!({
+            "export_request_id": claim.id,
+            "attempt": claim.attempt,
+            "reason": reason,
+        }));
+    attributed(entry, claim)
+}
+
+/// Attributed to whoever requested the export (if they still exist).
+fn attributed(entry: AuditEntry, claim: &Claim) -> AuditEntry {
+    match claim.requested_by {
+        Some(actor) => entry.actor(actor),
+        None => entry,
     }
 }
 

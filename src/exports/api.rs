@@ -67,7 +67,7 @@ pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
     };
     let caller = crate::auth::guard::require(Permission::DeleteExports).await?;
     let (state, user) = (&caller.state, &caller.user);
-    let (request, storage_key) = repo::find(&state.db, user.organization_id, id)
+    let (request, stored) = repo::find(&state.db, user.organization_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
     let being_produced = || AppError::Conflict {
@@ -76,10 +76,15 @@ pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
     if request.status == ExportStatus::Processing {
         return Err(being_produced());
     }
-    // The file goes first: if that fails the entry stays, so nothing holding PHI is left behind
-    // without a record of it, and the user can simply try again.
-    if let Some(stored) = &storage_key {
-        let key = ObjectKey::parse(stored)
+    // The files go first: if that fails the entry stays, so nothing holding PHI is left behind
+    // without a record of it, and the user can simply try again. Every attempt's key, not only
+    // the completed one: a worker killed after its upload leaves a file nobody recorded.
+    let extension = request.export_format.extension(request.entity_types.len());
+    let mut keys: Vec<ObjectKey> = (1..=stored.attempts)
+        .map(|attempt| ObjectKey::export_file(user.organization_id, id, attempt, extension))
+        .collect();
+    if let Some(recorded) = &stored.storage_key {
+        let key = ObjectKey::parse(recorded)
             .filter(|key| key.organization_id() == user.organization_id)
             .ok_or_else(|| {
                 AppError::internal(
@@ -87,9 +92,14 @@ pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
                     format_args!("export {id} has no valid key"),
                 )
             })?;
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    for key in &keys {
         state
             .storage
-            .delete(&key)
+            .delete(key)
             .await
             .map_err(|e| AppError::internal("deleting an export's file", e))?;
     }
@@ -102,7 +112,7 @@ pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
         AuditEntry::new(AuditEvent::ExportRequestDeleted)
             .by(user)
             .target("export_request", id)
-            .payload(serde_json::json!({ "had_file": storage_key.is_some() })),
+            .payload(serde_json::json!({ "had_file": stored.storage_key.is_some() })),
     )
     .await?;
     Ok(())
@@ -123,7 +133,7 @@ pub async fn sign_download_url(id: Uuid) -> Result<String, AppError> {
     };
     let caller = crate::auth::guard::require(Permission::ViewExports).await?;
     let (state, user) = (&caller.state, &caller.user);
-    let (request, storage_key) = repo::find(&state.db, user.organization_id, id)
+    let (request, stored) = repo::find(&state.db, user.organization_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
     if request.status != ExportStatus::Completed {
@@ -131,7 +141,8 @@ pub async fn sign_download_url(id: Uuid) -> Result<String, AppError> {
             message: "This export is not ready to download yet.".into(),
         });
     }
-    let key = storage_key
+    let key = stored
+        .storage_key
         .as_deref()
         .and_then(ObjectKey::parse)
         .filter(|key| key.organization_id() == user.organization_id)

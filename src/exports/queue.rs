@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::db::{Db, now, with_db};
+use crate::db::{Db, Tx, now, with_db, with_tx};
 
 /// A request in a worker's hands.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -90,9 +90,28 @@ pub async fn claim(db: &Db, worker: &str, lease: Duration) -> Result<Option<Clai
     }
 }
 
+/// Where a fenced update runs: straight on the pool, or inside a transaction (so that, say, a
+/// completion and its audit entry commit together).
+pub enum On<'a> {
+    Pool(&'a Db),
+    Tx(&'a mut Tx),
+}
+
+impl<'a> From<&'a Db> for On<'a> {
+    fn from(db: &'a Db) -> Self {
+        On::Pool(db)
+    }
+}
+
+impl<'a> From<&'a mut Tx> for On<'a> {
+    fn from(tx: &'a mut Tx) -> Self {
+        On::Tx(tx)
+    }
+}
+
 /// Runs a fenced update: it applies only while `claim` still holds the request.
 async fn fenced(
-    db: &Db,
+    on: On<'_>,
     claim: &Claim,
     set: &str,
     bind: impl FnOnce(Fence) -> Fence,
@@ -101,17 +120,23 @@ async fn fenced(
     let sql = format!(
         "UPDATE pf_export_requests SET {set} WHERE id = $1 AND attempt = $2 AND status = 'processing'"
     );
-    let affected = with_db!(db, pool => {
-        let mut query = sqlx::query(&sql).bind(claim.id).bind(claim.attempt);
-        for value in &fence.values {
-            query = match value {
-                FenceValue::Text(text) => query.bind(text.clone()),
-                FenceValue::Int(int) => query.bind(*int),
-                FenceValue::Instant(at) => query.bind(*at),
-            };
-        }
-        query.execute(pool).await.map(|done| done.rows_affected())
-    })?;
+    macro_rules! run {
+        ($executor:expr) => {{
+            let mut query = sqlx::query(&sql).bind(claim.id).bind(claim.attempt);
+            for value in &fence.values {
+                query = match value {
+                    FenceValue::Text(text) => query.bind(text.clone()),
+                    FenceValue::Int(int) => query.bind(*int),
+                    FenceValue::Instant(at) => query.bind(*at),
+                };
+            }
+            query.execute($executor).await.map(|done| done.rows_affected())
+        }};
+    }
+    let affected = match on {
+        On::Pool(db) => with_db!(db, pool => run!(pool)),
+        On::Tx(tx) => with_tx!(tx, conn => run!(conn)),
+    }?;
     Ok(affected == 1)
 }
 
@@ -145,18 +170,25 @@ impl Fence {
 /// Extends the lease. `false`: the lease was lost (stop working on it).
 pub async fn heartbeat(db: &Db, claim: &Claim, lease: Duration) -> Result<bool, sqlx::Error> {
     let expires = lease_end(now(), lease);
-    fenced(db, claim, "lease_expires_at = $3", |f| f.instant(expires)).await
+    fenced(db.into(), claim, "lease_expires_at = $3", |f| f.instant(expires)).await
 }
 
 /// Records progress (0–100).
 pub async fn progress(db: &Db, claim: &Claim, percent: i64) -> Result<bool, sqlx::Error> {
-    fenced(db, claim, "progress = $3", |f| f.int(percent.clamp(0, 100))).await
+    fenced(db.into(), claim, "progress = $3", |f| {
+        f.int(percent.clamp(0, 100))
+    })
+    .await
 }
 
 /// Marks the request completed. `false`: the lease was lost and nothing was recorded.
-pub async fn complete(db: &Db, claim: &Claim, done: &Completion) -> Result<bool, sqlx::Error> {
+pub async fn complete<'a>(
+    on: impl Into<On<'a>>,
+    claim: &Claim,
+    done: &Completion,
+) -> Result<bool, sqlx::Error> {
     fenced(
-        db,
+        on.into(),
         claim,
         "status = 'completed', progress = 100, storage_key = $3, file_name = $4, row_count = $5, \
          file_size_bytes = $6, execution_time_ms = $7, completed_at = $8, locked_by = NULL, lease_expires_at = NULL",
@@ -173,9 +205,9 @@ pub async fn complete(db: &Db, claim: &Claim, done: &Completion) -> Result<bool,
 }
 
 /// Marks the request failed with a message safe to show the user.
-pub async fn fail(db: &Db, claim: &Claim, message: &str) -> Result<bool, sqlx::Error> {
+pub async fn fail<'a>(on: impl Into<On<'a>>, claim: &Claim, message: &str) -> Result<bool, sqlx::Error> {
     fenced(
-        db,
+        on.into(),
         claim,
         "status = 'failed', error = $3, completed_at = $4, locked_by = NULL, lease_expires_at = NULL",
         |f| f.text(message).instant(now()),
@@ -188,7 +220,7 @@ pub async fn fail(db: &Db, claim: &Claim, message: &str) -> Result<bool, sqlx::E
 /// fence), so the budget grows by one instead: a shutdown costs the request no attempt.
 pub async fn release(db: &Db, claim: &Claim) -> Result<bool, sqlx::Error> {
     fenced(
-        db,
+        db.into(),
         claim,
         "status = 'pending', max_attempts = max_attempts + 1, run_at = $3, locked_by = NULL, \
          lease_expires_at = NULL, progress = 0",
@@ -213,7 +245,7 @@ pub async fn announce(db: &Db) -> Result<(), sqlx::Error> {
 /// (the attempt it used counts).
 pub async fn retry(db: &Db, claim: &Claim, run_at: DateTime<Utc>) -> Result<bool, sqlx::Error> {
     fenced(
-        db,
+        db.into(),
         claim,
         "status = 'pending', run_at = $3, locked_by = NULL, lease_expires_at = NULL, progress = 0",
         |f| f.instant(run_at),
@@ -221,19 +253,20 @@ pub async fn retry(db: &Db, claim: &Claim, run_at: DateTime<Utc>) -> Result<bool
     .await
 }
 
-/// Fails requests whose last allowed attempt lost its lease; returns them (for the audit log).
-pub async fn fail_exhausted(db: &Db, message: &str) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+/// Fails requests whose last allowed attempt lost its lease, inside `tx` (so their audit entries
+/// commit with them); returns them.
+pub async fn fail_exhausted(tx: &mut Tx, message: &str) -> Result<Vec<Claim>, sqlx::Error> {
     let at = now();
-    with_db!(db, pool => {
-        sqlx::query_as(
+    with_tx!(tx, conn => {
+        sqlx::query_as(&format!(
             "UPDATE pf_export_requests SET status = 'failed', error = $1, completed_at = $2, \
              locked_by = NULL, lease_expires_at = NULL \
              WHERE status = 'processing' AND lease_expires_at < $2 AND attempt >= max_attempts \
-             RETURNING id, organization_id",
-        )
+             RETURNING {RETURNED}"
+        ))
         .bind(message)
         .bind(at)
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await
     })
 }

@@ -20,7 +20,7 @@ pub const PAGE_SIZE: u32 = 25;
 pub const MAX_ATTEMPTS: i32 = 3;
 
 const COLUMNS: &str = "id, export_type, export_format, entity_types, status, progress, row_count, \
-                       file_size_bytes, error, requested_at, completed_at, storage_key";
+                       file_size_bytes, error, requested_at, completed_at, storage_key, attempt";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -36,10 +36,19 @@ struct Row {
     requested_at: DateTime<Utc>,
     completed_at: Option<DateTime<Utc>>,
     storage_key: Option<String>,
+    attempt: i32,
+}
+
+/// Where a request's files are: the completed file's key, and how many attempts may have
+/// written one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub storage_key: Option<String>,
+    pub attempts: i32,
 }
 
 impl Row {
-    fn into_request(self) -> Result<(ExportRequest, Option<String>), AppError> {
+    fn into_request(self) -> Result<(ExportRequest, Stored), AppError> {
         let corrupt = || {
             AppError::internal(
                 "export request row",
@@ -65,7 +74,11 @@ impl Row {
             requested_at: self.requested_at,
             completed_at: self.completed_at,
         };
-        Ok((request, self.storage_key))
+        let stored = Stored {
+            storage_key: self.storage_key,
+            attempts: self.attempt,
+        };
+        Ok((request, stored))
     }
 }
 
@@ -211,13 +224,13 @@ pub async fn list(db: &Db, organization_id: Uuid, page: u32) -> Result<ExportPag
     })
 }
 
-/// The organisation's request `id` and its storage key; `None` for a missing id or another
+/// The organisation's request `id` and where its files are; `None` for a missing id or another
 /// organisation's (indistinguishable on purpose).
 pub async fn find(
     db: &Db,
     organization_id: Uuid,
     id: Uuid,
-) -> Result<Option<(ExportRequest, Option<String>)>, AppError> {
+) -> Result<Option<(ExportRequest, Stored)>, AppError> {
     let row: Option<Row> = with_db!(db, pool => {
         sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM pf_export_requests WHERE id = $1 AND organization_id = $2"

@@ -15,6 +15,22 @@ impl ObjectKey {
             .then(|| ObjectKey(format!("{organization_id}/{export_request_id}/{file_name}")))
     }
 
+    /// Where attempt `attempt` of an export writes its file: each attempt its own key, so an
+    /// attempt that lost its claim never overwrites or deletes the file of the one that replaced it.
+    pub fn export_file(
+        organization_id: Uuid,
+        export_request_id: Uuid,
+        attempt: i32,
+        extension: &str,
+    ) -> ObjectKey {
+        ObjectKey::new(
+            organization_id,
+            export_request_id,
+            &format!("export-{attempt}.{extension}"),
+        )
+        .expect("export-<n>.<extension> is a valid file name")
+    }
+
     /// Parses a key that came from outside (a URL, the database).
     pub fn parse(text: &str) -> Option<ObjectKey> {
         let mut segments = text.split('/');

@@ -467,3 +467,20 @@ pub async fn fetch(app: &TestApp, url: &str, range: Option<&str>) -> TestRespons
         }
     }
 }
+
+/// Files under `dir`, recursively, as paths relative to it.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(&next).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(path.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    found
+}
