@@ -5,7 +5,7 @@
 mod common;
 
 use axum::body::Body;
-use common::{Backend, TestApp};
+use common::{Backend, TestApp, TestServer};
 use data_exports::engine::worker::{Outcome, Worker};
 use http::{Request, StatusCode, header};
 use serde_json::json;
@@ -15,6 +15,7 @@ on_both_databases!(
     readyz_says_whether_the_database_and_the_store_answer,
     metrics_count_exports_and_the_queue_without_naming_anyone,
     oversized_bodies_are_refused_with_413_and_change_nothing,
+    a_full_run_is_audited_once_per_event_and_its_logs_hold_no_phi_or_secret,
 );
 
 async fn get(app: &TestApp, path: &str, bearer: Option<&str>) -> common::TestResponse {
@@ -159,4 +160,149 @@ async fn oversized_bodies_are_refused_with_413_and_change_nothing(backend: Backe
         sqlx::query_scalar("SELECT COUNT(*) FROM pf_export_requests").fetch_one(pool).await.unwrap()
     });
     assert_eq!(rows, 0);
+}
+
+async fn a_full_run_is_audited_once_per_event_and_its_logs_hold_no_phi_or_secret(backend: Backend) {
+    use data_exports::{db::Db, with_db};
+    let url = common::fresh_database_url(backend).await;
+    let mut server = TestServer::start(
+        &format!("full-run-{backend:?}"),
+        &[("DATABASE_URL", &url), ("SEED_DEMO", "true"), ("RUST_LOG", "debug,sqlx=info,hyper=info,h2=info")],
+    );
+    let db = Db::connect(&url, 2).await.unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = |endpoint: &str, body: &[(&str, &str)], cookie: Option<&str>| {
+        let mut request = client
+            .post(server.url(&format!("/api/{endpoint}")))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(common::form_encode(body));
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, format!("exports_session={cookie}"));
+        }
+        request.send()
+    };
+    let wrong = form("login", &[("email", "admin@acme.test"), ("password", "wrong-password-42")], None)
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let signed_in = form("login", &[("email", "admin@acme.test"), ("password", "demo-password")], None)
+        .await
+        .unwrap();
+    let token = signed_in
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok()?.strip_prefix("exports_session="))
+        .map(|value| value.split(';').next().unwrap().to_owned())
+        .next()
+        .expect("a session cookie");
+    let (organization_id, admin_id): (uuid::Uuid, uuid::Uuid) = with_db!(&db, pool => {
+        sqlx::query_as(
+            "SELECT m.organization_id, u.id FROM users u JOIN memberships m ON m.user_id = u.id \
+             WHERE u.email = 'admin@acme.test'",
+        )
+        .fetch_one(pool).await.unwrap()
+    });
+    // One appointment note too long for a spreadsheet cell: the XLSX export will fail.
+    with_db!(&db, pool => {
+        sqlx::query(
+            "UPDATE appointments SET notes = $1 WHERE id = \
+             (SELECT id FROM appointments WHERE organization_id = $2 ORDER BY id LIMIT 1)",
+        )
+        .bind("n".repeat(40_000))
+        .bind(organization_id)
+        .execute(pool).await.unwrap();
+    });
+    let mut ids = Vec::new();
+    for request in [
+        json!({ "export_type": "selected_records", "export_format": "csv", "entity_types": ["clients", "staff"] }),
+        json!({ "export_type": "deidentified_dataset", "export_format": "json", "entity_types": ["clients"] }),
+        json!({ "export_type": "selected_records", "export_format": "xlsx", "entity_types": ["appointments"] }),
+    ] {
+        let created = client
+            .post(server.url("/api/create_export_request"))
+            .header(header::COOKIE, format!("exports_session={token}"))
+            .json(&json!({ "request": request }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::OK);
+        let created: serde_json::Value = created.json().await.unwrap();
+        ids.push(uuid::Uuid::parse_str(created["id"].as_str().unwrap()).unwrap());
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let done: i64 = with_db!(&db, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM pf_export_requests WHERE status IN ('completed', 'failed')")
+                .fetch_one(pool).await.unwrap()
+        });
+        if done == 3 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the exports never finished");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Download each completed export twice (each click signs anew), then delete the first.
+    for id in &ids[..2] {
+        for _ in 0..2 {
+            let signed = form("sign_download_url", &[("id", &id.to_string())], Some(&token)).await.unwrap();
+            assert_eq!(signed.status(), StatusCode::OK);
+            let link: String = signed.json().await.unwrap();
+            let file = client.get(server.url(&link)).send().await.unwrap();
+            assert_eq!(file.status(), StatusCode::OK);
+        }
+    }
+    let deleted = form("delete_export_request", &[("id", &ids[0].to_string())], Some(&token)).await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::OK);
+    assert!(server.terminate().success());
+
+    // Exactly one audit event per create, completion, failure, delete; one per download.
+    for (index, id) in ids.iter().enumerate() {
+        let events: Vec<(String, Option<uuid::Uuid>, Option<uuid::Uuid>)> = with_db!(&db, pool => {
+            sqlx::query_as(
+                "SELECT event, organization_id, actor_id FROM pf_audit_logs WHERE target_id = $1 ORDER BY id",
+            )
+            .bind(id.to_string())
+            .fetch_all(pool).await.unwrap()
+        });
+        let count = |name: &str| events.iter().filter(|(event, _, _)| event == name).count();
+        assert_eq!(count("export_request_created"), 1, "{index}: {events:?}");
+        let (completed, failed) = if index < 2 { (1, 0) } else { (0, 1) };
+        assert_eq!(count("export_request_completed"), completed, "{index}: {events:?}");
+        assert_eq!(count("export_request_failed"), failed, "{index}: {events:?}");
+        assert_eq!(count("export_downloaded"), if index < 2 { 2 } else { 0 }, "{index}");
+        assert_eq!(count("export_request_deleted"), usize::from(index == 0), "{index}");
+        for (event, organization, actor) in &events {
+            assert_eq!(*organization, Some(organization_id), "{event}");
+            assert_eq!(*actor, Some(admin_id), "{event} is attributed");
+        }
+    }
+
+    // The logs (at debug level) hold no PHI, no password, no session token and no signature.
+    let logs = server.output().join("\n");
+    assert!(logs.contains("export finished"), "the run was logged at all");
+    let mut secrets: Vec<String> = with_db!(&db, pool => {
+        sqlx::query_as::<_, (String, String, Option<String>, Option<String>, String)>(
+            "SELECT first_name, last_name, email, phone, medical_record_number FROM clients \
+             WHERE organization_id = $1",
+        )
+        .bind(organization_id)
+        .fetch_all(pool).await.unwrap()
+    })
+    .into_iter()
+    .flat_map(|(first, last, email, phone, mrn)| [Some(first), Some(last), email, phone, Some(mrn)])
+    .flatten()
+    .filter(|value| value.len() >= 5)
+    .collect();
+    // ("demo-password" is printed on purpose: the demo's published password, shown at first run.)
+    secrets.extend(["wrong-password-42".to_owned(), token.clone()]);
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "the logs contain {secret:?}");
+    }
+    for marker in ["sig=", "X-Amz-Signature", "exports_session="] {
+        assert!(!logs.contains(marker), "the logs contain {marker}");
+    }
 }

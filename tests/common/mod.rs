@@ -27,6 +27,8 @@ pub struct TestServer {
     pub base_url: String,
     pub data_dir: PathBuf,
     output: mpsc::Receiver<String>,
+    /// Every line read from the process so far.
+    seen: Vec<String>,
 }
 
 impl TestServer {
@@ -92,6 +94,7 @@ impl TestServer {
             base_url: String::new(),
             data_dir,
             output,
+            seen: Vec::new(),
         }
     }
 
@@ -107,11 +110,24 @@ impl TestServer {
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match self.output.recv_timeout(left) {
-                Ok(line) if strip_ansi(&line).contains(needle) => return Some(strip_ansi(&line)),
-                Ok(_) => continue,
+                Ok(line) => {
+                    let line = strip_ansi(&line);
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return Some(line);
+                    }
+                }
                 Err(_) => return None,
             }
         }
+    }
+
+    /// Everything the process has written to stdout and stderr so far.
+    pub fn output(&mut self) -> Vec<String> {
+        while let Ok(line) = self.output.try_recv() {
+            self.seen.push(strip_ansi(&line));
+        }
+        self.seen.clone()
     }
 
     pub fn url(&self, path: &str) -> String {
