@@ -103,7 +103,23 @@ impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
         let status =
             http::StatusCode::from_u16(self.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(self)).into_response()
+        (status, axum::Json(self.to_http_body())).into_response()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl AppError {
+    /// The error as HTTP clients receive it: its `code` and fields, and always a `message`, the
+    /// sentence to show (the app's own client reads the code and ignores the extra key).
+    pub fn to_http_body(&self) -> serde_json::Value {
+        let mut body =
+            serde_json::to_value(self).unwrap_or_else(|_| serde_json::json!({ "code": "internal" }));
+        if let Some(fields) = body.as_object_mut() {
+            fields
+                .entry("message")
+                .or_insert_with(|| serde_json::Value::String(self.to_string()));
+        }
+        body
     }
 }
 
@@ -133,6 +149,25 @@ impl FromServerFnError for AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(feature = "ssr")]
+    fn http_bodies_always_carry_a_message_the_client_can_still_read() {
+        for error in [
+            AppError::NotFound,
+            AppError::Internal,
+            AppError::Forbidden {
+                permission: "pf.export_requests.delete".into(),
+            },
+            AppError::Conflict {
+                message: "Busy.".into(),
+            },
+        ] {
+            let body = error.to_http_body();
+            assert_eq!(body["message"], error.to_string());
+            assert_eq!(serde_json::from_value::<AppError>(body).unwrap(), error);
+        }
+    }
 
     #[test]
     fn serialises_with_a_stable_code_and_no_internal_detail() {

@@ -266,7 +266,7 @@ async fn another_organisations_ids_are_not_found(backend: Backend) {
             assert_eq!(response.status, StatusCode::NOT_FOUND, "{endpoint} {id}");
             assert_eq!(
                 response.json(),
-                json!({ "code": "not_found" }),
+                json!({ "code": "not_found", "message": "Not found." }),
                 "same answer for theirs and missing"
             );
         }

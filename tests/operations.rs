@@ -167,7 +167,11 @@ async fn a_full_run_is_audited_once_per_event_and_its_logs_hold_no_phi_or_secret
     let url = common::fresh_database_url(backend).await;
     let mut server = TestServer::start(
         &format!("full-run-{backend:?}"),
-        &[("DATABASE_URL", &url), ("SEED_DEMO", "true"), ("RUST_LOG", "debug,sqlx=info,hyper=info,h2=info")],
+        &[
+            ("DATABASE_URL", &url),
+            ("SEED_DEMO", "true"),
+            ("RUST_LOG", "debug,sqlx=info,hyper=info,h2=info"),
+        ],
     );
     let db = Db::connect(&url, 2).await.unwrap();
     let client = reqwest::Client::builder()
@@ -184,13 +188,21 @@ async fn a_full_run_is_audited_once_per_event_and_its_logs_hold_no_phi_or_secret
         }
         request.send()
     };
-    let wrong = form("login", &[("email", "admin@acme.test"), ("password", "wrong-password-42")], None)
-        .await
-        .unwrap();
+    let wrong = form(
+        "login",
+        &[("email", "admin@acme.test"), ("password", "wrong-password-42")],
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    let signed_in = form("login", &[("email", "admin@acme.test"), ("password", "demo-password")], None)
-        .await
-        .unwrap();
+    let signed_in = form(
+        "login",
+        &[("email", "admin@acme.test"), ("password", "demo-password")],
+        None,
+    )
+    .await
+    .unwrap();
     let token = signed_in
         .headers()
         .get_all(header::SET_COOKIE)
@@ -248,14 +260,22 @@ async fn a_full_run_is_audited_once_per_event_and_its_logs_hold_no_phi_or_secret
     // Download each completed export twice (each click signs anew), then delete the first.
     for id in &ids[..2] {
         for _ in 0..2 {
-            let signed = form("sign_download_url", &[("id", &id.to_string())], Some(&token)).await.unwrap();
+            let signed = form("sign_download_url", &[("id", &id.to_string())], Some(&token))
+                .await
+                .unwrap();
             assert_eq!(signed.status(), StatusCode::OK);
             let link: String = signed.json().await.unwrap();
             let file = client.get(server.url(&link)).send().await.unwrap();
             assert_eq!(file.status(), StatusCode::OK);
         }
     }
-    let deleted = form("delete_export_request", &[("id", &ids[0].to_string())], Some(&token)).await.unwrap();
+    let deleted = form(
+        "delete_export_request",
+        &[("id", &ids[0].to_string())],
+        Some(&token),
+    )
+    .await
+    .unwrap();
     assert_eq!(deleted.status(), StatusCode::OK);
     assert!(server.terminate().success());
 
@@ -271,10 +291,22 @@ async fn a_full_run_is_audited_once_per_event_and_its_logs_hold_no_phi_or_secret
         let count = |name: &str| events.iter().filter(|(event, _, _)| event == name).count();
         assert_eq!(count("export_request_created"), 1, "{index}: {events:?}");
         let (completed, failed) = if index < 2 { (1, 0) } else { (0, 1) };
-        assert_eq!(count("export_request_completed"), completed, "{index}: {events:?}");
+        assert_eq!(
+            count("export_request_completed"),
+            completed,
+            "{index}: {events:?}"
+        );
         assert_eq!(count("export_request_failed"), failed, "{index}: {events:?}");
-        assert_eq!(count("export_downloaded"), if index < 2 { 2 } else { 0 }, "{index}");
-        assert_eq!(count("export_request_deleted"), usize::from(index == 0), "{index}");
+        assert_eq!(
+            count("export_downloaded"),
+            if index < 2 { 2 } else { 0 },
+            "{index}"
+        );
+        assert_eq!(
+            count("export_request_deleted"),
+            usize::from(index == 0),
+            "{index}"
+        );
         for (event, organization, actor) in &events {
             assert_eq!(*organization, Some(organization_id), "{event}");
             assert_eq!(*actor, Some(admin_id), "{event} is attributed");

@@ -46,7 +46,8 @@ fn is_same_origin(request: &Request) -> bool {
 }
 
 /// Server functions answer every error with 500; this gives each [`AppError`] its own status
-/// (400 for malformed arguments, 401, 403, 404, 429…), read from the error's `code`.
+/// (400 for malformed arguments, 401, 403, 404, 429…), read from the error's `code`, and a
+/// body that always says what went wrong in `message`.
 pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     if response.status() != StatusCode::INTERNAL_SERVER_ERROR
@@ -60,10 +61,12 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
     let Ok(bytes) = to_bytes(body, MAX_ERROR_BODY).await else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response();
     };
-    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
-        parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    }
-    Response::from_parts(parts, Body::from(bytes))
+    let Ok(error) = serde_json::from_slice::<AppError>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(error.to_http_body().to_string()))
 }
 
 /// The Content-Security-Policy of a page: its own scripts (the hydration script carries the
