@@ -202,10 +202,12 @@ pub async fn list(db: &Db, organization_id: Uuid, page: u32) -> Result<ExportPag
         .fetch_all(pool)
         .await
     })?;
+    // Two index-only questions rather than one pass over the organisation's whole history.
     let (total, active): (i64, i64) = with_db!(db, pool => {
         sqlx::query_as(
-            "SELECT COUNT(*), COUNT(CASE WHEN status IN ('pending', 'processing') THEN 1 END) \
-             FROM pf_export_requests WHERE organization_id = $1",
+            "SELECT (SELECT COUNT(*) FROM pf_export_requests WHERE organization_id = $1), \
+                    (SELECT COUNT(*) FROM pf_export_requests \
+                     WHERE organization_id = $1 AND status IN ('pending', 'processing'))",
         )
         .bind(organization_id)
         .fetch_one(pool)
