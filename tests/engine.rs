@@ -741,18 +741,7 @@ async fn an_export_never_contains_another_organisations_rows(backend: Backend) {
 
 async fn a_file_that_cannot_be_stored_is_retried_then_failed_and_nothing_is_left(backend: Backend) {
     // A store nobody answers at: every upload fails.
-    let app = TestApp::with_env(
-        backend,
-        &[
-            (
-                "STORAGE_URL",
-                "s3://pf-exports?endpoint=http://127.0.0.1:9&region=us-east-1",
-            ),
-            ("S3_ACCESS_KEY_ID", "key"),
-            ("S3_SECRET_ACCESS_KEY", "secret"),
-        ],
-    )
-    .await;
+    let app = TestApp::with_unreachable_store(backend).await;
     let (_, cookie) = setup(&app).await;
     let id = request(&app, &cookie, "selected_records", "csv", &["clients"]).await;
     let worker = Worker::new(app.state.clone());

@@ -35,18 +35,7 @@ async fn readyz_says_whether_the_database_and_the_store_answer(backend: Backend)
         json!({ "status": "ready", "database": "ok", "storage": "ok" })
     );
 
-    let unreachable_store = TestApp::with_env(
-        backend,
-        &[
-            (
-                "STORAGE_URL",
-                "s3://pf-exports?endpoint=http://127.0.0.1:9&region=us-east-1",
-            ),
-            ("S3_ACCESS_KEY_ID", "key"),
-            ("S3_SECRET_ACCESS_KEY", "secret"),
-        ],
-    )
-    .await;
+    let unreachable_store = TestApp::with_unreachable_store(backend).await;
     let unready = get(&unreachable_store, "/readyz", None).await;
     assert_eq!(unready.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(

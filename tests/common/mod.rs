@@ -337,6 +337,22 @@ impl TestApp {
         TestApp::with_env(backend, &all).await
     }
 
+    /// Whose object store nobody answers at: every upload and readiness check fails.
+    pub async fn with_unreachable_store(backend: Backend) -> TestApp {
+        TestApp::with_env(
+            backend,
+            &[
+                (
+                    "STORAGE_URL",
+                    "s3://pf-exports?endpoint=http://127.0.0.1:9&region=us-east-1",
+                ),
+                ("S3_ACCESS_KEY_ID", "key"),
+                ("S3_SECRET_ACCESS_KEY", "secret"),
+            ],
+        )
+        .await
+    }
+
     /// With the demo organisations and users, and a few records each.
     pub async fn seeded(backend: Backend) -> TestApp {
         let app = TestApp::new(backend).await;
