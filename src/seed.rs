@@ -449,18 +449,20 @@ fn claim_row(
     ]
 }
 
-/// SplitMix64: tiny, fast, and the same sequence on every platform.
-struct Rng(u64);
+/// SplitMix64: tiny, fast, and the same sequence on every platform (also drives the tests'
+/// reproducible hostile inputs).
+pub struct Rng(u64);
 
 impl Rng {
-    fn new(seed: &str) -> Rng {
+    /// A generator seeded from `seed`'s text.
+    pub fn new(seed: &str) -> Rng {
         // FNV-1a of the seed text.
         Rng(seed.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
             (hash ^ byte as u64).wrapping_mul(0x100_0000_01b3)
         }))
     }
 
-    fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -468,8 +470,9 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+    /// A number in `0..n` (`0` when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
     }
 
     fn chance(&mut self, numerator: u64, denominator: u64) -> bool {
@@ -481,7 +484,7 @@ impl Rng {
     }
 
     fn uuid(&mut self) -> Uuid {
-        let bytes = ((self.next() as u128) << 64 | self.next() as u128).to_be_bytes();
+        let bytes = ((self.next_u64() as u128) << 64 | self.next_u64() as u128).to_be_bytes();
         uuid::Builder::from_random_bytes(bytes).into_uuid()
     }
 
@@ -633,9 +636,9 @@ mod tests {
         let mut a = Rng::new("acme");
         let mut b = Rng::new("acme");
         let mut c = Rng::new("globex");
-        let xs: Vec<u64> = (0..5).map(|_| a.next()).collect();
-        let ys: Vec<u64> = (0..5).map(|_| b.next()).collect();
-        let zs: Vec<u64> = (0..5).map(|_| c.next()).collect();
+        let xs: Vec<u64> = (0..5).map(|_| a.next_u64()).collect();
+        let ys: Vec<u64> = (0..5).map(|_| b.next_u64()).collect();
+        let zs: Vec<u64> = (0..5).map(|_| c.next_u64()).collect();
         assert_eq!(xs, ys);
         assert_ne!(xs, zs);
         assert_eq!(a.uuid().get_version_num(), 4);

@@ -13,20 +13,17 @@ use serde_json::{Value, json};
 
 on_both_databases!(every_server_function_survives_hostile_payloads);
 
-/// SplitMix64: reproducible "random" choices, so a failure names a case that can be replayed.
-struct Rng(u64);
+/// Reproducible "random" choices (the seeder's SplitMix64), so a failure names a case that can
+/// be replayed.
+struct Rng(data_exports::seed::Rng);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        self.0.below(n as u64) as usize
     }
 
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
@@ -182,7 +179,7 @@ async fn every_server_function_survives_hostile_payloads(backend: Backend) {
         counts
     };
     let valid_create = json!({ "request": { "export_type": "selected_records", "export_format": "csv", "entity_types": ["clients"] } });
-    let mut rng = Rng(0x5EED_0000 + backend as u64);
+    let mut rng = Rng(data_exports::seed::Rng::new(&format!("hostile-{backend:?}")));
     let mut created = 0i64;
     let mut statuses = std::collections::BTreeMap::new();
     for case in 0..1_400 {
