@@ -33,8 +33,10 @@ on_both_databases!(
     data_a_format_cannot_hold_fails_at_once_with_a_message_saying_why,
     exports_are_stored_on_s3_and_downloaded_from_it,
     a_worker_killed_mid_export_is_replaced_and_the_export_completes_once,
+    a_worker_killed_mid_upload_leaves_no_parts_on_s3,
     sigterm_hands_a_running_export_back_after_the_grace_period,
     files_of_attempts_killed_after_their_upload_are_removed,
+    deleting_a_request_aborts_the_upload_a_killed_attempt_left,
 );
 
 // ------------------------------------------------------------------------------------------
@@ -905,14 +907,8 @@ async fn a_worker_killed_mid_export_is_replaced_and_the_export_completes_once(ba
     let (status, attempt, _, key) = request_state(&app, id).await;
     assert_eq!((status.as_str(), attempt, key), ("processing", 1, None));
     let export_dir = storage.join(format!("pf-exports/{}/{id}", app_org(&app).await));
-    // A killed worker may leave its hidden temporary file; never a visible object.
-    let finished = || -> Vec<String> {
-        files_under(&export_dir)
-            .into_iter()
-            .filter(|f| !f.starts_with('.'))
-            .collect()
-    };
-    assert!(finished().is_empty(), "a killed worker left a visible file");
+    // A killed worker leaves its hidden temporary file, never a visible object.
+    assert_eq!(files_under(&export_dir), vec![".export-1.zip.partial".to_owned()]);
 
     let _second = common::TestServer::worker("kill-second", &env_refs(&env));
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -926,7 +922,11 @@ async fn a_worker_killed_mid_export_is_replaced_and_the_export_completes_once(ba
         assert!(Instant::now() < deadline, "the second worker never finished");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert_eq!(finished(), vec!["export-2.zip".to_owned()], "exactly one object");
+    assert_eq!(
+        files_under(&export_dir),
+        vec!["export-2.zip".to_owned()],
+        "exactly one object, and the dead attempt's temporary file gone"
+    );
     assert!(key.ends_with("/export-2.zip"));
     assert_eq!(app.audit_count("export_request_completed").await, 1);
     let file = read_back(&download(&app, &cookie, id).await, "zip", "");
@@ -939,6 +939,86 @@ async fn a_worker_killed_mid_export_is_replaced_and_the_export_completes_once(ba
         let rows = file["entities"][entity.key()]["rows"].as_array().unwrap().len();
         assert_eq!(rows as i64, count, "{entity:?}");
     }
+}
+
+async fn a_worker_killed_mid_upload_leaves_no_parts_on_s3(backend: Backend) {
+    use std::time::{Duration, Instant};
+    let s3_root = std::path::PathBuf::from(common::env("TEST_S3_ROOT"));
+    let s3 = common::s3_env().await;
+    let app = TestApp::with_env(backend, &env_refs(&s3)).await;
+    // Enough rows for a JSON file of several 5 MiB parts.
+    data_exports::seed::demo(&app.state.db, 40_000).await.unwrap();
+    let mut env = s3.clone();
+    env.extend([
+        ("DATABASE_URL", app.state.config.database_url.clone()),
+        ("EXPORT_BATCH_ROWS", "20".to_owned()),
+        ("WORKER_LEASE_SECS", "2".to_owned()),
+        ("WORKER_POLL_SECS", "1".to_owned()),
+        ("WORKER_CONCURRENCY", "1".to_owned()),
+    ]);
+    let mut first = common::TestServer::worker("s3-kill-first", &env_refs(&env));
+    let cookie = app.login("admin@acme.test").await;
+    let id = request(&app, &cookie, "full_organization", "json", &[]).await;
+    let noted = || async {
+        let ids: Vec<String> = with_db!(&app.state.db, pool => {
+            sqlx::query_scalar("SELECT upload_id FROM pf_export_uploads WHERE export_request_id = $1")
+                .bind(id).fetch_all(pool).await.unwrap()
+        });
+        ids
+    };
+    // How s3s-fs keeps an open upload: `.upload-<id>.json`, and its parts as `.upload_id-<id>.part-<n>`.
+    let first_part = |upload: &str| s3_root.join(format!(".upload_id-{upload}.part-1"));
+    let upload_info = |upload: &str| s3_root.join(format!(".upload-{upload}.json"));
+    // Kill the worker once its first part is in the bucket.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let upload = loop {
+        let (status, ..) = request_state(&app, id).await;
+        assert!(
+            status == "pending" || status == "processing",
+            "{status} before the test could interrupt it: slow it down"
+        );
+        if let Some(upload) = noted().await.pop()
+            && first_part(&upload).exists()
+        {
+            break upload;
+        }
+        assert!(Instant::now() < deadline, "the worker never sent a part");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    first.kill();
+    assert_eq!(request_state(&app, id).await.0, "processing");
+    assert!(
+        upload_info(&upload).exists() && first_part(&upload).exists(),
+        "the killed worker's upload is open on the server"
+    );
+
+    let _second = common::TestServer::worker("s3-kill-second", &env_refs(&env));
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let (status, attempt, ..) = request_state(&app, id).await;
+        if status == "completed" {
+            assert_eq!(attempt, 2, "completed by the second attempt");
+            break;
+        }
+        assert_ne!(status, "failed");
+        assert!(Instant::now() < deadline, "the second worker never finished");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The dead attempt's upload was aborted: its parts are gone from the server and its note
+    // from the journal.
+    assert!(noted().await.is_empty(), "an upload is still noted");
+    let leftovers: Vec<String> = files_under(&s3_root)
+        .into_iter()
+        .filter(|f| f.contains(&upload))
+        .collect();
+    assert!(leftovers.is_empty(), "the dead upload left {leftovers:?}");
+    let file = read_back(&download(&app, &cookie, id).await, "json", "");
+    let appointments: i64 = with_db!(&app.state.db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM appointments WHERE organization_id = $1")
+            .bind(app_org(&app).await).fetch_one(pool).await.unwrap()
+    });
+    let rows = file["entities"]["appointments"]["rows"].as_array().unwrap().len();
+    assert_eq!(rows as i64, appointments);
 }
 
 async fn sigterm_hands_a_running_export_back_after_the_grace_period(backend: Backend) {
@@ -1045,4 +1125,53 @@ async fn files_of_attempts_killed_after_their_upload_are_removed(backend: Backen
         !app.state.storage.exists(&key).await.unwrap(),
         "the unrecorded file went with the entry"
     );
+}
+
+async fn deleting_a_request_aborts_the_upload_a_killed_attempt_left(backend: Backend) {
+    let app = TestApp::with_s3(backend, &[]).await;
+    let (organization_id, cookie) = setup(&app).await;
+    let s3_root = std::path::PathBuf::from(common::env("TEST_S3_ROOT"));
+    let id = request(&app, &cookie, "selected_records", "csv", &["clients"]).await;
+    // Attempt 1 sends a part and dies: its writer is never finished, aborted or dropped.
+    let key = data_exports::storage::ObjectKey::export_file(organization_id, id, 1, "csv");
+    let journal = data_exports::exports::uploads::Journal::new(app.state.db.clone(), id);
+    let mut writer = app
+        .state
+        .storage
+        .writer(&key, "text/csv")
+        .await
+        .unwrap()
+        .with_journal(std::sync::Arc::new(journal));
+    writer.write(&vec![b'x'; 5 * 1024 * 1024]).await.unwrap();
+    std::mem::forget(writer);
+    let upload: String = with_db!(&app.state.db, pool => {
+        sqlx::query_scalar("SELECT upload_id FROM pf_export_uploads WHERE export_request_id = $1")
+            .bind(id).fetch_one(pool).await.unwrap()
+    });
+    let parts = || -> Vec<String> {
+        files_under(&s3_root)
+            .into_iter()
+            .filter(|f| f.contains(&upload))
+            .collect()
+    };
+    assert_eq!(
+        parts().len(),
+        3,
+        "upload info, metadata and one part: {:?}",
+        parts()
+    );
+    // Given up on (as the sweep of abandoned requests would), then deleted from the page.
+    with_db!(&app.state.db, pool => {
+        sqlx::query("UPDATE pf_export_requests SET status = 'failed', attempt = 1 WHERE id = $1")
+            .bind(id).execute(pool).await.unwrap();
+    });
+    let deleted = app
+        .call("delete_export_request", &[("id", &id.to_string())], Some(&cookie))
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text());
+    assert!(parts().is_empty(), "the dead upload left {:?}", parts());
+    let noted: i64 = with_db!(&app.state.db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM pf_export_uploads").fetch_one(pool).await.unwrap()
+    });
+    assert_eq!(noted, 0);
 }

@@ -49,7 +49,12 @@ pub enum JobError {
 impl JobError {
     /// Worth another attempt: the database or the store may be back.
     pub fn is_transient(&self) -> bool {
-        matches!(self, JobError::Database(_) | JobError::Storage(_))
+        match self {
+            // A full disk stays full for longer than a retry's wait: say so at once.
+            JobError::Storage(error) => !error.is_out_of_space(),
+            JobError::Database(_) => true,
+            _ => false,
+        }
     }
 
     /// What the user reads on the failed row. Never the error's details (they stay in the log).
@@ -57,6 +62,9 @@ impl JobError {
         match self {
             JobError::Encode(EncodeError::Unsupported(message)) => message,
             JobError::Invalid(_) => "This export request is not valid. Request a new export.",
+            JobError::Storage(error) if error.is_out_of_space() => {
+                "The file store is full, so the export could not be saved. Ask your administrator to free space, then request the export again."
+            }
             JobError::Storage(_) => "The file could not be stored. Request the export again.",
             JobError::Database(_) => "The records could not be read. Request the export again.",
             JobError::Cancelled | JobError::Encode(_) => {
@@ -174,9 +182,11 @@ pub async fn produce(
         let rows = snapshot.count(plan.organization_id, *entity).await?;
         progress.total.fetch_add(rows, Ordering::Relaxed);
     }
+    let journal = crate::exports::uploads::Journal::new(db.clone(), plan.export_request_id);
     let mut writer = storage
         .writer(&key, encode::content_type(plan.export_format, entity_count))
-        .await?;
+        .await?
+        .with_journal(std::sync::Arc::new(journal));
 
     let (rows_tx, rows_rx) = mpsc::channel::<Message>(4);
     let (bytes_tx, mut bytes_rx) = mpsc::channel::<bytes::Bytes>(4);

@@ -19,7 +19,7 @@ use crate::{
     exports::{
         model,
         queue::{self, Claim, Completion},
-        repo,
+        repo, uploads,
     },
     metrics::METRICS,
     server::AppState,
@@ -103,6 +103,10 @@ impl Worker {
         };
         let started = Instant::now();
         tracing::info!(worker = %self.id, export_request_id = %claim.id, attempt = claim.attempt, "export started");
+        if claim.attempt > 1 {
+            // An earlier attempt died mid-upload: its parts go before this attempt adds its own.
+            self.abort_dead_uploads(claim.id).await;
+        }
         let (result, lease_lost) = self.produce(&claim, shutdown).await;
         let outcome = self.settle(&claim, result, lease_lost, started).await?;
         tracing::info!(
@@ -191,7 +195,9 @@ impl Worker {
                 audit::record_in(&mut tx, completed_entry(claim, &produced, execution_time_ms)).await?;
                 tx.commit().await?;
                 METRICS.completed(produced.row_count, produced.size, started.elapsed().as_secs_f64());
-                // An earlier attempt killed between its upload and its record left a file.
+                // An earlier attempt killed between its upload and its record left a file (or,
+                // fenced out mid-upload, an upload).
+                self.abort_dead_uploads(claim.id).await;
                 self.remove_files(claim, 1..claim.attempt).await;
                 Ok(Outcome::Completed(produced))
             }
@@ -220,6 +226,7 @@ impl Worker {
                 audit::record_in(&mut tx, failed_entry(claim, "error")).await?;
                 tx.commit().await?;
                 METRICS.failed();
+                self.abort_dead_uploads(claim.id).await;
                 self.remove_files(claim, 1..claim.attempt).await;
                 Ok(Outcome::Failed(message))
             }
@@ -250,9 +257,24 @@ impl Worker {
         tx.commit().await?;
         for claim in &abandoned {
             METRICS.failed();
+            self.abort_dead_uploads(claim.id).await;
             self.remove_files(claim, 1..claim.attempt + 1).await;
         }
         Ok(())
+    }
+
+    /// Aborts the multipart uploads earlier attempts of request `id` left open; failures are
+    /// logged and the uploads stay noted for the next sweep.
+    async fn abort_dead_uploads(&self, id: uuid::Uuid) {
+        match uploads::discard(&self.state.db, &self.state.storage, id).await {
+            Ok(0) => {}
+            Ok(aborted) => {
+                tracing::info!(export_request_id = %id, aborted, "aborted a dead attempt's uploads")
+            }
+            Err(error) => {
+                tracing::warn!(export_request_id = %id, %error, "cannot sweep a dead attempt's uploads")
+            }
+        }
     }
 
     /// Deletes the files the given attempts of `claim` may have written (deleting what is not

@@ -96,6 +96,8 @@ pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
             keys.push(key);
         }
     }
+    // An attempt killed mid-upload left parts that only its noted upload id can remove.
+    crate::exports::uploads::discard(&state.db, &state.storage, id).await?;
     for key in &keys {
         state
             .storage

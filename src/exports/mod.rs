@@ -11,3 +11,5 @@ pub mod model;
 pub mod queue;
 #[cfg(feature = "ssr")]
 pub mod repo;
+#[cfg(feature = "ssr")]
+pub mod uploads;

@@ -1,5 +1,5 @@
-//! The embedded default store: files under `<root>/<bucket>/`, written under a temporary name and
-//! renamed into place when complete; downloaded through URLs the app signs (HMAC-SHA256 over
+//! The embedded default store: files under `<root>/<bucket>/`, written under a hidden temporary
+//! name beside their key (`.<name>.partial`) and renamed into place when complete; downloaded through URLs the app signs (HMAC-SHA256 over
 //! bucket, key, expiry and file name) and serves itself.
 
 use std::{
@@ -73,11 +73,19 @@ impl FsStore {
         self.dir.join(key.as_str())
     }
 
+    /// Where `key` is written until complete. One per key: every attempt writes its own key, so
+    /// a killed writer's leftover is found (and removed with [`FsStore::delete`]) by name.
+    fn partial_path(&self, key: &ObjectKey) -> PathBuf {
+        let path = self.path(key);
+        let name = path.file_name().expect("keys name files").to_string_lossy();
+        path.with_file_name(format!(".{name}.partial"))
+    }
+
     pub async fn writer(&self, key: &ObjectKey) -> Result<FsWriter, StorageError> {
         let path = self.path(key);
         let parent = path.parent().expect("keys have directories");
         tokio::fs::create_dir_all(parent).await?;
-        let temp = parent.join(format!(".{}.partial", uuid::Uuid::new_v4()));
+        let temp = self.partial_path(key);
         let file = tokio::fs::File::create(&temp).await?;
         Ok(FsWriter {
             file: Some(tokio::io::BufWriter::with_capacity(256 * 1024, file)),
@@ -87,12 +95,15 @@ impl FsStore {
         })
     }
 
+    /// Removes `key` and whatever a writer killed while writing it left.
     pub async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
         let path = self.path(key);
-        match tokio::fs::remove_file(&path).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e.into()),
+        for file in [self.partial_path(key), path.clone()] {
+            match tokio::fs::remove_file(&file).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         // Tidy the now-empty export directory; a non-empty one simply stays.
         if let Some(parent) = path.parent() {

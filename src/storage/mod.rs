@@ -7,9 +7,9 @@ pub mod fs;
 pub mod key;
 pub mod s3;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, future::BoxFuture};
 
 pub use key::ObjectKey;
 
@@ -31,6 +31,19 @@ pub enum StorageError {
     S3 { operation: &'static str, status: u16 },
     #[error("S3 answer to {0} could not be read")]
     BadResponse(&'static str),
+    #[error("cannot note an open upload: {0}")]
+    Journal(String),
+}
+
+impl StorageError {
+    /// The local disk (or the user's quota on it) is full.
+    pub fn is_out_of_space(&self) -> bool {
+        use std::io::ErrorKind;
+        matches!(self, StorageError::Io(e) if matches!(
+            e.kind(),
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge
+        ))
+    }
 }
 
 impl From<reqwest::Error> for StorageError {
@@ -115,6 +128,17 @@ impl ObjectStore {
         }
     }
 
+    /// Aborts multipart upload `upload_id` of `key`, noted by a writer that never finished it
+    /// (see [`UploadJournal`]); aborting one that is already gone is not an error.
+    pub async fn abort_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<(), StorageError> {
+        match self {
+            // The local store has no uploads: a dead writer's temporary file goes with
+            // `delete(key)`.
+            ObjectStore::Fs(_) => Ok(()),
+            ObjectStore::S3(store) => store.abort_multipart(key, upload_id).await,
+        }
+    }
+
     /// Whether `key` holds a finished object.
     pub async fn exists(&self, key: &ObjectKey) -> Result<bool, StorageError> {
         match self {
@@ -141,6 +165,21 @@ impl ObjectStore {
     }
 }
 
+/// Where a writer notes each multipart upload it opens, before sending any part, and forgets it
+/// once the upload is completed or aborted. A process killed mid-upload thus leaves a note from
+/// which another aborts the upload ([`ObjectStore::abort_upload`]) instead of leaving its parts
+/// in the bucket for good.
+pub trait UploadJournal: Send + Sync {
+    /// Notes an open upload; an error stops the upload (it is aborted at once).
+    fn opened<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        upload_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StorageError>>;
+    /// Forgets an upload that has been completed or aborted.
+    fn closed<'a>(&'a self, upload_id: &'a str) -> BoxFuture<'a, ()>;
+}
+
 /// An object being written.
 #[derive(Debug)]
 pub enum ObjectWriter {
@@ -149,6 +188,14 @@ pub enum ObjectWriter {
 }
 
 impl ObjectWriter {
+    /// Notes the multipart uploads this writer opens in `journal` (the local store has none).
+    pub fn with_journal(self, journal: Arc<dyn UploadJournal>) -> ObjectWriter {
+        match self {
+            ObjectWriter::Fs(writer) => ObjectWriter::Fs(writer),
+            ObjectWriter::S3(writer) => ObjectWriter::S3(writer.with_journal(journal)),
+        }
+    }
+
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
         match self {
             ObjectWriter::Fs(writer) => writer.write(bytes).await,

@@ -1,12 +1,13 @@
 //! Any S3-compatible store (AWS S3, MinIO, Garage, Cloudflare R2): rusty-s3 signs each request,
 //! reqwest carries it. Large objects go up as multipart uploads, aborted on failure so nothing
-//! partial stays.
+//! partial stays, and noted in an [`UploadJournal`] while open so that even a killed process's
+//! upload is aborted by another.
 
 use std::{sync::Arc, time::Duration};
 
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 
-use super::{ObjectKey, StorageError, disposition};
+use super::{ObjectKey, StorageError, UploadJournal, disposition};
 
 /// How long the signature of each request the app itself sends is valid.
 const REQUEST_TTL: Duration = Duration::from_secs(15 * 60);
@@ -90,6 +91,7 @@ impl S3Store {
             buffer: Vec::new(),
             upload: None,
             written: 0,
+            journal: None,
         }
     }
 
@@ -227,7 +229,7 @@ impl S3Store {
         Ok(())
     }
 
-    async fn abort_multipart(&self, key: &ObjectKey, upload_id: &str) -> Result<(), StorageError> {
+    pub(super) async fn abort_multipart(&self, key: &ObjectKey, upload_id: &str) -> Result<(), StorageError> {
         let inner = &self.inner;
         let url = inner
             .bucket
@@ -265,6 +267,7 @@ pub struct S3Writer {
     buffer: Vec<u8>,
     upload: Option<Upload>,
     written: u64,
+    journal: Option<Arc<dyn UploadJournal>>,
 }
 
 impl std::fmt::Debug for S3Writer {
@@ -277,6 +280,11 @@ impl std::fmt::Debug for S3Writer {
 }
 
 impl S3Writer {
+    pub fn with_journal(mut self, journal: Arc<dyn UploadJournal>) -> S3Writer {
+        self.journal = Some(journal);
+        self
+    }
+
     pub async fn write(&mut self, mut bytes: &[u8]) -> Result<(), StorageError> {
         let part_size = self.store.inner.part_size;
         while !bytes.is_empty() {
@@ -295,6 +303,13 @@ impl S3Writer {
     async fn send_part(&mut self) -> Result<(), StorageError> {
         if self.upload.is_none() {
             let id = self.store.create_multipart(&self.key, &self.content_type).await?;
+            if let Some(journal) = &self.journal
+                && let Err(error) = journal.opened(&self.key, &id).await
+            {
+                // Unnoted, it must not hold a single part.
+                let _ = self.store.abort_multipart(&self.key, &id).await;
+                return Err(error);
+            }
             self.upload = Some(Upload {
                 id,
                 etags: Vec::new(),
@@ -318,7 +333,11 @@ impl S3Writer {
         if result.is_err() {
             self.abort_upload().await;
         }
-        self.upload = None;
+        if let Some(upload) = self.upload.take()
+            && let Some(journal) = &self.journal
+        {
+            journal.closed(&upload.id).await;
+        }
         result.map(|()| self.written)
     }
 
@@ -340,12 +359,26 @@ impl S3Writer {
         self.abort_upload().await;
     }
 
+    /// Aborts the open upload, if any, and forgets it; if the abort fails the journal keeps its
+    /// note, so the upload is tried again later.
     async fn abort_upload(&mut self) {
-        if let Some(upload) = self.upload.take()
-            && let Err(error) = self.store.abort_multipart(&self.key, &upload.id).await
-        {
-            tracing::warn!(%error, "could not abort a multipart upload; the bucket's lifecycle rule must clean it up");
+        if let Some(upload) = self.upload.take() {
+            abort_noted(&self.store, &self.key, &upload.id, self.journal.as_deref()).await;
         }
+    }
+}
+
+async fn abort_noted(store: &S3Store, key: &ObjectKey, upload_id: &str, journal: Option<&dyn UploadJournal>) {
+    match store.abort_multipart(key, upload_id).await {
+        Ok(()) => {
+            if let Some(journal) = journal {
+                journal.closed(upload_id).await;
+            }
+        }
+        Err(error) => tracing::warn!(
+            %error,
+            "could not abort a multipart upload; it stays noted for a later sweep"
+        ),
     }
 }
 
@@ -355,9 +388,9 @@ impl Drop for S3Writer {
         if let Some(upload) = self.upload.take()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
-            let (store, key) = (self.store.clone(), self.key.clone());
+            let (store, key, journal) = (self.store.clone(), self.key.clone(), self.journal.clone());
             runtime.spawn(async move {
-                let _ = store.abort_multipart(&key, &upload.id).await;
+                abort_noted(&store, &key, &upload.id, journal.as_deref()).await;
             });
         }
     }

@@ -320,19 +320,8 @@ impl TestApp {
 
     /// Storing its files in a fresh bucket of the test S3 server (s3s-fs, started by `make test`).
     pub async fn with_s3(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
-        let bucket = format!("t{}", uuid::Uuid::new_v4().simple());
-        create_bucket(&bucket).await;
-        let url = format!(
-            "s3://{bucket}?endpoint={}&region=us-east-1",
-            env("TEST_S3_ENDPOINT")
-        );
-        let (access, secret) = (env("TEST_S3_ACCESS_KEY_ID"), env("TEST_S3_SECRET_ACCESS_KEY"));
-        let mut all = vec![
-            ("STORAGE_URL", url.as_str()),
-            ("S3_ACCESS_KEY_ID", access.as_str()),
-            ("S3_SECRET_ACCESS_KEY", secret.as_str()),
-            ("S3_PART_SIZE", "5242880"),
-        ];
+        let s3 = s3_env().await;
+        let mut all: Vec<(&str, &str)> = s3.iter().map(|(k, v)| (*k, v.as_str())).collect();
         all.extend_from_slice(vars);
         TestApp::with_env(backend, &all).await
     }
@@ -465,6 +454,25 @@ fn encode(text: &str) -> String {
 /// A variable `make test` sets for the tests.
 pub fn env(key: &str) -> String {
     std::env::var(key).unwrap_or_else(|_| panic!("{key} is not set: run the tests through `make test`"))
+}
+
+/// The environment that points a process at a new bucket on the test S3 server, with the
+/// smallest part size S3 allows (so multipart uploads happen at 5 MiB).
+pub async fn s3_env() -> Vec<(&'static str, String)> {
+    let bucket = format!("t{}", uuid::Uuid::new_v4().simple());
+    create_bucket(&bucket).await;
+    vec![
+        (
+            "STORAGE_URL",
+            format!(
+                "s3://{bucket}?endpoint={}&region=us-east-1",
+                env("TEST_S3_ENDPOINT")
+            ),
+        ),
+        ("S3_ACCESS_KEY_ID", env("TEST_S3_ACCESS_KEY_ID")),
+        ("S3_SECRET_ACCESS_KEY", env("TEST_S3_SECRET_ACCESS_KEY")),
+        ("S3_PART_SIZE", "5242880".to_owned()),
+    ]
 }
 
 /// Creates a bucket on the test S3 server.
