@@ -37,6 +37,7 @@ on_both_databases!(
     sigterm_hands_a_running_export_back_after_the_grace_period,
     files_of_attempts_killed_after_their_upload_are_removed,
     deleting_a_request_aborts_the_upload_a_killed_attempt_left,
+    a_full_disk_fails_the_export_at_once_with_a_clear_message,
 );
 
 // ------------------------------------------------------------------------------------------
@@ -1174,4 +1175,74 @@ async fn deleting_a_request_aborts_the_upload_a_killed_attempt_left(backend: Bac
         sqlx::query_scalar("SELECT COUNT(*) FROM pf_export_uploads").fetch_one(pool).await.unwrap()
     });
     assert_eq!(noted, 0);
+}
+
+/// A tmpfs of `size` mounted at a new directory, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    /// `None` (and a note) when this process may not mount: only root can.
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let uid = Command::new("id").arg("-u").output().unwrap().stdout;
+        if String::from_utf8_lossy(&uid).trim() != "0" {
+            eprintln!("disk-full test skipped: mounting a small tmpfs needs root");
+            return None;
+        }
+        let dir = common::scratch_dir(&format!("small-disk-{}", Uuid::new_v4().simple()));
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot mount a tmpfs at {}", dir.display());
+        Some(SmallDisk(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+async fn a_full_disk_fails_the_export_at_once_with_a_clear_message(backend: Backend) {
+    let Some(disk) = SmallDisk::mount("1m") else {
+        return;
+    };
+    let storage_url = format!("file://{}", disk.0.display());
+    let app = TestApp::with_env(backend, &[("STORAGE_URL", &storage_url)]).await;
+    // Several megabytes of JSON for a one-megabyte disk.
+    data_exports::seed::demo(&app.state.db, 5_000).await.unwrap();
+    let cookie = app.login("admin@acme.test").await;
+    let id = request(&app, &cookie, "full_organization", "json", &[]).await;
+    let Outcome::Failed(message) = work(&app).await else {
+        panic!("a full disk must fail the export");
+    };
+    assert_eq!(
+        message,
+        "The file store is full, so the export could not be saved. Ask your administrator to free space, then request the export again."
+    );
+    let (status, attempt, _, key) = request_state(&app, id).await;
+    assert_eq!(
+        (status.as_str(), attempt, key),
+        ("failed", 1, None),
+        "not retried: a full disk stays full"
+    );
+    assert_eq!(app.audit_count("export_request_failed").await, 1);
+    let page = app
+        .call("list_export_requests", &[("page", "1")], Some(&cookie))
+        .await
+        .json();
+    assert_eq!(page["items"][0]["error"], message);
+    // The half-written file is gone, so the space is free again: a small export fits.
+    let pf_exports = disk.0.join("pf-exports");
+    assert!(
+        files_under(&pf_exports).is_empty(),
+        "{:?}",
+        files_under(&pf_exports)
+    );
+    let small = request(&app, &cookie, "selected_records", "csv", &["staff"]).await;
+    assert!(matches!(work(&app).await, Outcome::Completed(_)));
+    let file = read_back(&download(&app, &cookie, small).await, "csv", "staff");
+    assert!(!file["entities"]["staff"]["rows"].as_array().unwrap().is_empty());
 }
