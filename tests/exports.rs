@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Backend, TestApp, TestResponse};
+use common::{Backend, TestApp, TestResponse, fetch};
 use data_exports::{storage::ObjectKey, with_db};
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -70,64 +70,234 @@ async fn organization_of(app: &TestApp, cookie: &str) -> Uuid {
     user["organization_id"].as_str().unwrap().parse().unwrap()
 }
 
-async fn each_role_can_do_exactly_what_its_permissions_allow(backend: Backend) {
-    let app = TestApp::seeded(backend).await;
-    let admin = app.login("admin@acme.test").await;
-    let org = organization_of(&app, &admin).await;
-    // (user, list, create, delete, sign)
-    let matrix = [
-        ("admin", true, true, true, true),
-        ("finance", true, true, false, true),
-        ("staff", true, false, false, true),
-        ("norole", false, false, false, false),
-    ];
-    for (local, list, create_ok, delete_ok, sign_ok) in matrix {
-        let cookie = app.login(&format!("{local}@acme.test")).await;
-        // An export to delete and download, made by the admin.
-        let target = id_of(&create(&app, &admin).await);
-        complete(&app, org, target, b"id\n1\n").await;
+/// How many requests `id` names (0 or 1).
+async fn remaining(app: &TestApp, id: Uuid) -> i64 {
+    with_db!(&app.state.db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM pf_export_requests WHERE id = $1")
+            .bind(id).fetch_one(pool).await.unwrap()
+    })
+}
 
-        let expect = |ok: bool, response: &TestResponse, what: &str| {
-            let wanted = if ok { StatusCode::OK } else { StatusCode::FORBIDDEN };
-            assert_eq!(response.status, wanted, "{local} {what}: {}", response.text());
-            if !ok {
-                assert_eq!(response.json()["code"], "forbidden", "{local} {what}");
-            }
-        };
-        expect(
-            list,
-            &app.call("list_export_requests", &[("page", "1")], Some(&cookie))
-                .await,
-            "list",
-        );
-        let before = count(&app, "SELECT COUNT(*) FROM pf_export_requests").await;
-        let created = create(&app, &cookie).await;
-        expect(create_ok, &created, "create");
-        let after = count(&app, "SELECT COUNT(*) FROM pf_export_requests").await;
-        assert_eq!(
-            after - before,
-            i64::from(create_ok),
-            "{local}: a refused create must change nothing"
-        );
-        expect(
-            sign_ok,
-            &app.call("sign_download_url", &[("id", &target.to_string())], Some(&cookie))
-                .await,
-            "sign",
-        );
-        expect(
-            delete_ok,
-            &app.call(
-                "delete_export_request",
-                &[("id", &target.to_string())],
-                Some(&cookie),
-            )
-            .await,
-            "delete",
-        );
+/// What one user may do, by action.
+struct Allowed {
+    list: bool,
+    create: bool,
+    delete: bool,
+    sign: bool,
+}
+
+const ROLES: [(&str, Allowed); 4] = [
+    (
+        "admin",
+        Allowed {
+            list: true,
+            create: true,
+            delete: true,
+            sign: true,
+        },
+    ),
+    (
+        "finance",
+        Allowed {
+            list: true,
+            create: true,
+            delete: false,
+            sign: true,
+        },
+    ),
+    (
+        "staff",
+        Allowed {
+            list: true,
+            create: false,
+            delete: false,
+            sign: true,
+        },
+    ),
+    (
+        "norole",
+        Allowed {
+            list: false,
+            create: false,
+            delete: false,
+            sign: false,
+        },
+    ),
+];
+
+async fn each_role_can_do_exactly_what_its_permissions_allow(backend: Backend) {
+    // Every role of both organisations × (its own organisation's export, the other's) ×
+    // (list, create, delete, sign, fetch the signed URL).
+    let app = TestApp::seeded(backend).await;
+    let mut orgs = Vec::new();
+    for domain in ["acme", "globex"] {
+        let admin = app.login(&format!("admin@{domain}.test")).await;
+        let org = organization_of(&app, &admin).await;
+        orgs.push((domain, admin, org));
     }
-    // Every refusal is in the audit log: norole ×4, staff ×2, finance ×1.
-    assert_eq!(app.audit_count("access_denied").await, 7);
+    let mut denials = 0;
+    for (domain, admin, own_org) in &orgs {
+        let (other_domain, other_admin, other_org) = orgs.iter().find(|(d, ..)| d != domain).unwrap();
+        for (local, allowed) in &ROLES {
+            let who = format!("{local}@{domain}.test");
+            let cookie = app.login(&who).await;
+            // One completed export in each organisation, made by its admin.
+            let mine = id_of(&create(&app, admin).await);
+            let mine_body = format!("{domain} {local}\n");
+            complete(&app, *own_org, mine, mine_body.as_bytes()).await;
+            let theirs = id_of(&create(&app, other_admin).await);
+            complete(
+                &app,
+                *other_org,
+                theirs,
+                format!("{other_domain} secret\n").as_bytes(),
+            )
+            .await;
+            let audited = app.audit_count("access_denied").await;
+            let forbidden = |response: &TestResponse, what: &str| {
+                assert_eq!(
+                    response.status,
+                    StatusCode::FORBIDDEN,
+                    "{who} {what}: {}",
+                    response.text()
+                );
+                assert_eq!(response.json()["code"], "forbidden", "{who} {what}");
+            };
+
+            // List: its own organisation's exports only.
+            let listed = app
+                .call("list_export_requests", &[("page", "1")], Some(&cookie))
+                .await;
+            if allowed.list {
+                assert_eq!(listed.status, StatusCode::OK, "{who} list");
+                let ids: Vec<String> = listed.json()["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|item| item["id"].as_str().unwrap().to_owned())
+                    .collect();
+                assert!(ids.contains(&mine.to_string()), "{who} sees its own");
+                assert!(
+                    !ids.contains(&theirs.to_string()),
+                    "{who} sees the other organisation's"
+                );
+            } else {
+                forbidden(&listed, "list");
+                denials += 1;
+            }
+
+            // Create: always in its own organisation, whatever the payload names.
+            let before = count(&app, "SELECT COUNT(*) FROM pf_export_requests").await;
+            let mut payload = selected_csv();
+            payload["request"]["organization_id"] = json!(other_org.to_string());
+            let created = app
+                .call_json("create_export_request", &payload, Some(&cookie))
+                .await;
+            let after = count(&app, "SELECT COUNT(*) FROM pf_export_requests").await;
+            if allowed.create {
+                assert_eq!(created.status, StatusCode::OK, "{who} create: {}", created.text());
+                let owner: Uuid = with_db!(&app.state.db, pool => {
+                    sqlx::query_scalar("SELECT organization_id FROM pf_export_requests WHERE id = $1")
+                        .bind(id_of(&created)).fetch_one(pool).await.unwrap()
+                });
+                assert_eq!(owner, *own_org, "{who} created into another organisation");
+            } else {
+                forbidden(&created, "create");
+                denials += 1;
+            }
+            assert_eq!(
+                after - before,
+                i64::from(allowed.create),
+                "{who}: a refused create changes nothing"
+            );
+
+            // Sign, then fetch the signed URL: its own export downloads; the other's is never
+            // signed, and no edit of its own URL reaches the other's file.
+            let signed = app
+                .call("sign_download_url", &[("id", &mine.to_string())], Some(&cookie))
+                .await;
+            let signed_theirs = app
+                .call("sign_download_url", &[("id", &theirs.to_string())], Some(&cookie))
+                .await;
+            if allowed.sign {
+                assert_eq!(signed.status, StatusCode::OK, "{who} sign: {}", signed.text());
+                let url: String = serde_json::from_slice(&signed.body).unwrap();
+                let fetched = fetch(&app, &url, None).await;
+                assert_eq!(fetched.status, StatusCode::OK, "{who} fetch");
+                assert_eq!(fetched.body, mine_body.as_bytes(), "{who} fetch");
+                assert_eq!(signed_theirs.status, StatusCode::NOT_FOUND, "{who} sign theirs");
+                let forged = url
+                    .replace(&own_org.to_string(), &other_org.to_string())
+                    .replace(&mine.to_string(), &theirs.to_string());
+                assert_ne!(forged, url);
+                let fetched = fetch(&app, &forged, None).await;
+                assert_eq!(
+                    fetched.status,
+                    StatusCode::FORBIDDEN,
+                    "{who} fetch theirs by editing the URL"
+                );
+                assert!(!String::from_utf8_lossy(&fetched.body).contains("secret"));
+                denials += 1; // signing theirs
+            } else {
+                forbidden(&signed, "sign");
+                forbidden(&signed_theirs, "sign theirs");
+                denials += 2;
+            }
+
+            // Delete: its own when allowed; the other's never, and it stays.
+            let deleted_theirs = app
+                .call(
+                    "delete_export_request",
+                    &[("id", &theirs.to_string())],
+                    Some(&cookie),
+                )
+                .await;
+            let deleted = app
+                .call(
+                    "delete_export_request",
+                    &[("id", &mine.to_string())],
+                    Some(&cookie),
+                )
+                .await;
+            if allowed.delete {
+                assert_eq!(
+                    deleted_theirs.status,
+                    StatusCode::NOT_FOUND,
+                    "{who} delete theirs"
+                );
+                assert_eq!(deleted.status, StatusCode::OK, "{who} delete: {}", deleted.text());
+                denials += 1;
+            } else {
+                forbidden(&deleted_theirs, "delete theirs");
+                forbidden(&deleted, "delete");
+                denials += 2;
+            }
+            assert_eq!(
+                remaining(&app, theirs).await,
+                1,
+                "{who} deleted the other organisation's export"
+            );
+            assert_eq!(
+                remaining(&app, mine).await,
+                i64::from(!allowed.delete),
+                "{who} delete"
+            );
+
+            // Every refusal, 403 or 404, is in the audit log, attributed to the caller.
+            assert_eq!(
+                app.audit_count("access_denied").await - audited,
+                denials,
+                "{who} denials audited"
+            );
+            denials = 0;
+        }
+    }
+    let unattributed: i64 = count(
+        &app,
+        "SELECT COUNT(*) FROM pf_audit_logs WHERE event = 'access_denied' AND (actor_id IS NULL OR organization_id IS NULL)",
+    )
+    .await;
+    assert_eq!(unattributed, 0);
 }
 
 async fn create_validates_against_the_catalog_naming_the_field(backend: Backend) {

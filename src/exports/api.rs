@@ -67,9 +67,7 @@ pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
     };
     let caller = crate::auth::guard::require(Permission::DeleteExports).await?;
     let (state, user) = (&caller.state, &caller.user);
-    let (request, stored) = repo::find(&state.db, user.organization_id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (request, stored) = find_own(&caller, id, "delete").await?;
     let being_produced = || AppError::Conflict {
         message: "This export is being produced. Delete it once it has finished.".into(),
     };
@@ -135,9 +133,7 @@ pub async fn sign_download_url(id: Uuid) -> Result<String, AppError> {
     };
     let caller = crate::auth::guard::require(Permission::ViewExports).await?;
     let (state, user) = (&caller.state, &caller.user);
-    let (request, stored) = repo::find(&state.db, user.organization_id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (request, stored) = find_own(&caller, id, "sign").await?;
     if request.status != ExportStatus::Completed {
         return Err(AppError::Conflict {
             message: "This export is not ready to download yet.".into(),
@@ -173,4 +169,28 @@ pub async fn sign_download_url(id: Uuid) -> Result<String, AppError> {
     )
     .await?;
     Ok(url)
+}
+
+/// The caller's organisation's request `id`. Another organisation's id and a missing one get the
+/// same 404, and both are audited as a denial (an id that is not yours is worth knowing about).
+#[cfg(feature = "ssr")]
+async fn find_own(
+    caller: &crate::auth::guard::Authorized,
+    id: Uuid,
+    action: &str,
+) -> Result<(ExportRequest, crate::exports::repo::Stored), AppError> {
+    use crate::audit::{self, AuditEntry, AuditEvent};
+    let (state, user) = (&caller.state, &caller.user);
+    if let Some(found) = crate::exports::repo::find(&state.db, user.organization_id, id).await? {
+        return Ok(found);
+    }
+    audit::record(
+        &state.db,
+        AuditEntry::new(AuditEvent::AccessDenied)
+            .by(user)
+            .target("export_request", id)
+            .payload(serde_json::json!({ "action": action, "reason": "not_found" })),
+    )
+    .await?;
+    Err(AppError::NotFound)
 }
