@@ -40,6 +40,7 @@ on_both_databases!(
     cross_site_state_changes_are_refused,
     the_audit_log_is_append_only,
     migrations_are_idempotent_and_the_demo_seed_is_deterministic,
+    housekeeping_removes_expired_sessions_and_stale_failures,
 );
 
 async fn each_demo_user_holds_exactly_their_roles_permissions(backend: Backend) {
@@ -568,4 +569,29 @@ async fn a_password_reset_ends_every_session(backend: Backend) {
         !app.call("current_user", &[], Some(&other)).await.json().is_null(),
         "other users keep theirs"
     );
+}
+
+async fn housekeeping_removes_expired_sessions_and_stale_failures(backend: Backend) {
+    use data_exports::{auth::housekeeping, with_db};
+    let app = TestApp::seeded(backend).await;
+    let admin = app.login("admin@acme.test").await;
+    let _staff = app.login("staff@acme.test").await;
+    let db = &app.state.db;
+    let past = chrono::Utc::now() - chrono::TimeDelta::minutes(1);
+    let old = chrono::Utc::now() - chrono::TimeDelta::minutes(20);
+    with_db!(db, pool => {
+        sqlx::query("UPDATE sessions SET expires_at = $1 WHERE user_id = (SELECT id FROM users WHERE email = 'staff@acme.test')")
+            .bind(past).execute(pool).await.unwrap();
+        sqlx::query("INSERT INTO login_failures (scope, key, failed_at) VALUES ('address', 'old', $1), ('address', 'recent', $2)")
+            .bind(old).bind(chrono::Utc::now()).execute(pool).await.unwrap();
+    });
+    assert_eq!(housekeeping::sweep(db).await.unwrap(), (1, 1));
+    let left: (i64, String) = with_db!(db, pool => {
+        let sessions = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(pool).await.unwrap();
+        let failure = sqlx::query_scalar("SELECT key FROM login_failures").fetch_one(pool).await.unwrap();
+        (sessions, failure)
+    });
+    assert_eq!(left, (1, "recent".to_owned()), "what still counts stays");
+    assert!(!app.call("current_user", &[], Some(&admin)).await.json().is_null());
+    assert_eq!(housekeeping::sweep(db).await.unwrap(), (0, 0));
 }

@@ -1,8 +1,9 @@
 //! Who the user is and what they may do: permissions, the signed-in user, sign-in and sign-out.
 //!
 //! Server-only parts: [`accounts`] (users, organisations, memberships), [`password`] (argon2id),
-//! [`session`] (database-backed sessions and their cookie), [`throttle`] (failed sign-ins) and
-//! [`guard`] (the one check every server function makes).
+//! [`session`] (database-backed sessions and their cookie), [`throttle`] (failed sign-ins),
+//! [`housekeeping`] (removing both once stale) and [`guard`] (the one check every server
+//! function makes).
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -15,6 +16,8 @@ use crate::error::AppError;
 pub mod accounts;
 #[cfg(feature = "ssr")]
 pub mod guard;
+#[cfg(feature = "ssr")]
+pub mod housekeeping;
 #[cfg(feature = "ssr")]
 pub mod password;
 #[cfg(feature = "ssr")]

@@ -80,3 +80,15 @@ pub async fn forgive(
     })?;
     Ok(())
 }
+
+/// Removes failures older than the window (they no longer count); returns how many.
+pub async fn purge_stale(db: &Db) -> Result<u64, sqlx::Error> {
+    let before = now() - WINDOW;
+    with_db!(db, pool => {
+        sqlx::query("DELETE FROM login_failures WHERE failed_at <= $1")
+            .bind(before)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+    })
+}

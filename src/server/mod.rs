@@ -215,6 +215,7 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
         .worker
         .in_process
         .then(|| tokio::spawn(Worker::new(state.clone()).run(shutdown.clone())));
+    tokio::spawn(crate::auth::housekeeping::run(state.db.clone(), shutdown.clone()));
     tracing::info!(database = state.db.backend(), "listening on http://{local}");
     axum::serve(
         listener,
