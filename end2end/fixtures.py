@@ -1,7 +1,8 @@
 """Browser-test fixtures: Globex Clinic gets one export request in each status. The completed one
 has a real file in the local object store, so Download really downloads. The server's export
 worker must leave the other three as they are: the pending one is scheduled far in the future
-and the processing one holds a lease that far out.
+and the processing one holds a lease that far out. And finance@acme.test has used up its
+hourly allowance of requests (the audit log is what the limit counts), so its next one is refused.
 
 usage: python3 end2end/fixtures.py DATA_DIR
 """
@@ -57,5 +58,15 @@ for status, export_type, export_format, entities, progress, error, ago in rows:
             FAR_FUTURE if status == "processing" else None,
         ),
     )
+
+(acme,) = db.execute("SELECT id FROM organizations WHERE slug = 'acme-behavioral-health'").fetchone()
+(finance,) = db.execute("SELECT id FROM users WHERE email = 'finance@acme.test'").fetchone()
+PER_USER_PER_HOUR = 30  # the default EXPORT_LIMIT_PER_USER_PER_HOUR
+for n in range(PER_USER_PER_HOUR):
+    db.execute(
+        "INSERT INTO pf_audit_logs (organization_id, actor_id, event, target_type, target_id, payload, occurred_at) "
+        "VALUES (?, ?, 'export_request_created', 'export_request', ?, '{}', ?)",
+        (acme, finance, str(uuid.uuid4()), at(5 + n / 60)),
+    )
 db.commit()
-print(f"fixtures: {len(rows)} export requests for Globex Clinic")
+print(f"fixtures: {len(rows)} export requests for Globex Clinic; finance@acme.test at its hourly limit")

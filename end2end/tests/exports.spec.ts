@@ -163,6 +163,24 @@ test("the dialog narrows formats by type, keeps errors inside, and closes on Esc
   await expect(opener).toBeFocused();
 });
 
+test("a request over the hourly limit is refused inside the dialog, saying why", async ({ page }, info) => {
+  test.skip(!hydrated(info), "the dialog needs JavaScript");
+  // The fixtures used up finance@acme.test's allowance.
+  await signIn(page, "finance@acme.test", info);
+  await expect(page.locator("table.data-table, .empty-state")).toBeVisible();
+  const before = await rows(page).count();
+  await page.getByRole("button", { name: "New Export" }).click();
+  const dialog = page.getByRole("dialog", { name: "New export" });
+  await dialog.getByLabel("Audit trail").check();
+  await dialog.getByRole("button", { name: "Request export" }).click();
+  await expect(dialog.getByRole("alert")).toHaveText(
+    "You have requested 30 exports in the last hour, the most allowed. Try again later.",
+  );
+  await expect(dialog).toBeVisible();
+  await page.keyboard.press("Escape");
+  await expect(rows(page)).toHaveCount(before);
+});
+
 test("deleting asks first, and removes only that row", async ({ page }, info) => {
   test.skip(!hydrated(info), "needs JavaScript");
   await signIn(page, "admin@acme.test", info);
