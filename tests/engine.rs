@@ -1161,6 +1161,27 @@ async fn deleting_a_request_aborts_the_upload_a_killed_attempt_left(backend: Bac
         "upload info, metadata and one part: {:?}",
         parts()
     );
+    // And a note that outlived its upload (aborted, but the process died before forgetting it):
+    // aborting what is no longer there must not keep it noted forever.
+    let gone = data_exports::storage::ObjectKey::export_file(organization_id, id, 2, "csv");
+    let journal = data_exports::exports::uploads::Journal::new(app.state.db.clone(), id);
+    let mut writer = app
+        .state
+        .storage
+        .writer(&gone, "text/csv")
+        .await
+        .unwrap()
+        .with_journal(std::sync::Arc::new(journal));
+    writer.write(&vec![b'y'; 5 * 1024 * 1024]).await.unwrap();
+    let gone_upload: String = with_db!(&app.state.db, pool => {
+        sqlx::query_scalar("SELECT upload_id FROM pf_export_uploads WHERE storage_key = $1")
+            .bind(gone.as_str()).fetch_one(pool).await.unwrap()
+    });
+    writer.abort().await;
+    with_db!(&app.state.db, pool => {
+        sqlx::query("INSERT INTO pf_export_uploads (upload_id, export_request_id, storage_key, started_at) VALUES ($1, $2, $3, $4)")
+            .bind(&gone_upload).bind(id).bind(gone.as_str()).bind(chrono::Utc::now()).execute(pool).await.unwrap();
+    });
     // Given up on (as the sweep of abandoned requests would), then deleted from the page.
     with_db!(&app.state.db, pool => {
         sqlx::query("UPDATE pf_export_requests SET status = 'failed', attempt = 1 WHERE id = $1")

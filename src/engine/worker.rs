@@ -103,10 +103,6 @@ impl Worker {
         };
         let started = Instant::now();
         tracing::info!(worker = %self.id, export_request_id = %claim.id, attempt = claim.attempt, "export started");
-        if claim.attempt > 1 {
-            // An earlier attempt died mid-upload: its parts go before this attempt adds its own.
-            self.abort_dead_uploads(claim.id).await;
-        }
         let (result, lease_lost) = self.produce(&claim, shutdown).await;
         let outcome = self.settle(&claim, result, lease_lost, started).await?;
         tracing::info!(
@@ -264,7 +260,9 @@ impl Worker {
     }
 
     /// Aborts the multipart uploads earlier attempts of request `id` left open; failures are
-    /// logged and the uploads stay noted for the next sweep.
+    /// logged and the uploads stay noted for the next sweep. Only once the request has finished:
+    /// an earlier attempt whose lease ran out may still be alive and sending a part for a few
+    /// moments, and a part that lands after its upload's abort would stay in the bucket.
     async fn abort_dead_uploads(&self, id: uuid::Uuid) {
         match uploads::discard(&self.state.db, &self.state.storage, id).await {
             Ok(0) => {}
