@@ -17,6 +17,18 @@ async function refreshUntilCompleted(page) {
   await expect(page.getByRole("button", { name: "Refresh" })).toHaveCount(0);
 }
 
+/** Requests an audit trail through the New Export dialog; returns the row count before it and
+ * the dialog. */
+async function requestAuditTrail(page) {
+  await expect(page.locator("table.data-table, .empty-state")).toBeVisible();
+  const before = await rows(page).count();
+  await page.getByRole("button", { name: "New Export" }).click();
+  const dialog = page.getByRole("dialog", { name: "New export" });
+  await dialog.getByLabel("Audit trail").check();
+  await dialog.getByRole("button", { name: "Request export" }).click();
+  return { before, dialog };
+}
+
 /** Clicks a row's Download and returns the file the new tab downloads. */
 async function downloadFrom(page, context, row) {
   const downloaded = new Promise<Download>((resolve) =>
@@ -167,12 +179,7 @@ test("a request over the hourly limit is refused inside the dialog, saying why",
   test.skip(!hydrated(info), "the dialog needs JavaScript");
   // The fixtures used up finance@acme.test's allowance.
   await signIn(page, "finance@acme.test", info);
-  await expect(page.locator("table.data-table, .empty-state")).toBeVisible();
-  const before = await rows(page).count();
-  await page.getByRole("button", { name: "New Export" }).click();
-  const dialog = page.getByRole("dialog", { name: "New export" });
-  await dialog.getByLabel("Audit trail").check();
-  await dialog.getByRole("button", { name: "Request export" }).click();
+  const { before, dialog } = await requestAuditTrail(page);
   await expect(dialog.getByRole("alert")).toHaveText(
     "You have requested 30 exports in the last hour, the most allowed. Try again later.",
   );
@@ -184,12 +191,7 @@ test("a request over the hourly limit is refused inside the dialog, saying why",
 test("deleting asks first, and removes only that row", async ({ page }, info) => {
   test.skip(!hydrated(info), "needs JavaScript");
   await signIn(page, "admin@acme.test", info);
-  await expect(page.locator("table.data-table, .empty-state")).toBeVisible();
-  const before = await rows(page).count();
-  await page.getByRole("button", { name: "New Export" }).click();
-  const dialog = page.getByRole("dialog", { name: "New export" });
-  await dialog.getByLabel("Audit trail").check();
-  await dialog.getByRole("button", { name: "Request export" }).click();
+  const { before, dialog } = await requestAuditTrail(page);
   await expect(dialog).toBeHidden();
   await expect(rows(page)).toHaveCount(before + 1);
   const target = rows(page).first();

@@ -72,9 +72,9 @@ async fn forget(db: &Db, upload_id: &str) -> Result<(), sqlx::Error> {
 }
 
 /// Aborts every upload still noted for `export_request_id` and forgets it; returns how many.
-/// Call it only when no live attempt of the request can be uploading (a new attempt has
-/// started, or the request has finished or is being deleted). An upload that cannot be aborted
-/// stays noted for the next sweep.
+/// Call it only when no attempt of the request can still be uploading: once the request has
+/// finished (completed, failed or given up) or while it is being deleted. An upload that cannot be
+/// aborted stays noted for the next call.
 pub async fn discard(db: &Db, store: &ObjectStore, export_request_id: Uuid) -> Result<usize, AppError> {
     let noted: Vec<(String, String)> = with_db!(db, pool => {
         sqlx::query_as("SELECT upload_id, storage_key FROM pf_export_uploads WHERE export_request_id = $1")

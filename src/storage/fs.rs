@@ -1,6 +1,7 @@
 //! The embedded default store: files under `<root>/<bucket>/`, written under a hidden temporary
-//! name beside their key (`.<name>.partial`) and renamed into place when complete; downloaded through URLs the app signs (HMAC-SHA256 over
-//! bucket, key, expiry and file name) and serves itself.
+//! name beside their key (`.<name>.partial`) and renamed into place when complete; downloaded
+//! through URLs the app signs (HMAC-SHA256 over bucket, key, expiry and file name) and serves
+//! itself.
 
 use std::{
     path::{Path, PathBuf},

@@ -374,6 +374,7 @@ impl S3Writer {
     }
 }
 
+/// Aborts an upload and, once it is gone, forgets its note.
 async fn abort_noted(store: &S3Store, key: &ObjectKey, upload_id: &str, journal: Option<&dyn UploadJournal>) {
     match store.abort_multipart(key, upload_id).await {
         Ok(()) => {
@@ -383,7 +384,7 @@ async fn abort_noted(store: &S3Store, key: &ObjectKey, upload_id: &str, journal:
         }
         Err(error) => tracing::warn!(
             %error,
-            "could not abort a multipart upload; it stays noted for a later sweep"
+            "could not abort a multipart upload; left to a later sweep of its note (or the bucket's lifecycle rule)"
         ),
     }
 }
