@@ -13,9 +13,12 @@ use std::{
 use leptos::config::{Env, LeptosOptions, get_config_from_str};
 use serde::Deserialize;
 
-use crate::storage::{
-    MAX_SIGNED_URL_TTL,
-    s3::{DEFAULT_PART_SIZE, S3Settings},
+use crate::{
+    retry::RetryPolicy,
+    storage::{
+        MAX_SIGNED_URL_TTL,
+        s3::{DEFAULT_PART_SIZE, S3Settings},
+    },
 };
 
 /// Everything the server needs to start, already validated.
@@ -88,6 +91,11 @@ pub struct WorkerSettings {
     /// Start CSV files with a UTF-8 byte-order mark so Excel reads accents right (default true).
     /// Env: `EXPORT_CSV_BOM`.
     pub csv_bom: bool,
+    /// How an export that failed for a passing reason (database or store unreachable, worker
+    /// killed) is tried again: waits of 5 s, 20 s, 60 s, 3 min, then 5 min (±20 %), six attempts
+    /// in all. Env: `WORKER_RETRY_BACKOFF_SECS` (comma-separated; the last repeats),
+    /// `WORKER_MAX_ATTEMPTS`.
+    pub retry: RetryPolicy,
 }
 
 /// The object store to use.
@@ -132,6 +140,8 @@ struct AppSection {
     worker_shutdown_grace_secs: Option<u64>,
     export_batch_rows: Option<u32>,
     export_csv_bom: Option<bool>,
+    worker_retry_backoff_secs: Option<String>,
+    worker_max_attempts: Option<i32>,
     export_limit_per_user_per_hour: Option<u32>,
     export_limit_per_organization_per_hour: Option<u32>,
     export_max_active_per_organization: Option<u32>,
@@ -273,6 +283,7 @@ impl Config {
             shutdown_grace: seconds("WORKER_SHUTDOWN_GRACE_SECS", app.worker_shutdown_grace_secs, 20)?,
             batch_rows: parse(&env, "EXPORT_BATCH_ROWS", app.export_batch_rows)?.unwrap_or(2000),
             csv_bom: parse(&env, "EXPORT_CSV_BOM", app.export_csv_bom)?.unwrap_or(true),
+            retry: retry_policy(&env, app.worker_retry_backoff_secs, app.worker_max_attempts)?,
         };
         if !(1..=64).contains(&worker.concurrency) {
             return Err(ConfigError::Invalid {
@@ -389,6 +400,31 @@ fn parse_storage_url(
         secret_access_key: credential("S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")?,
         part_size: parse(env, "S3_PART_SIZE", None)?.unwrap_or(DEFAULT_PART_SIZE),
     }))
+}
+
+/// `WORKER_RETRY_BACKOFF_SECS` and `WORKER_MAX_ATTEMPTS` over the defaults.
+fn retry_policy(
+    env: &impl Fn(&str) -> Option<String>,
+    file_steps: Option<String>,
+    file_max_attempts: Option<i32>,
+) -> Result<RetryPolicy, ConfigError> {
+    let default = RetryPolicy::default();
+    let steps = match env("WORKER_RETRY_BACKOFF_SECS").or(file_steps) {
+        Some(text) => RetryPolicy::parse_steps(&text).map_err(|message| ConfigError::Invalid {
+            key: "WORKER_RETRY_BACKOFF_SECS",
+            message,
+        })?,
+        None => (1..=5).map(|n| default.nominal(n)).collect(),
+    };
+    let max_attempts = parse(env, "WORKER_MAX_ATTEMPTS", file_max_attempts)?.unwrap_or(default.max_attempts);
+    RetryPolicy::new(steps, max_attempts).map_err(|message| ConfigError::Invalid {
+        key: if message.contains("budget") {
+            "WORKER_MAX_ATTEMPTS"
+        } else {
+            "WORKER_RETRY_BACKOFF_SECS"
+        },
+        message,
+    })
 }
 
 /// The environment's value for `key` if set (parsed), else the file's.
@@ -513,6 +549,29 @@ env = "DEV"
             .unwrap_err()
             .to_string();
         assert!(message.contains("SIGNED_URL_TTL_SECS"), "{message}");
+    }
+
+    #[test]
+    fn the_retry_policy_defaults_and_can_be_set() {
+        let config = load(FILE, &[]).unwrap();
+        assert_eq!(config.worker.retry, RetryPolicy::default());
+        let config = load(
+            FILE,
+            &[("WORKER_RETRY_BACKOFF_SECS", "1,2"), ("WORKER_MAX_ATTEMPTS", "4")],
+        )
+        .unwrap();
+        assert_eq!(
+            (config.worker.retry.nominal(3), config.worker.retry.max_attempts),
+            (Duration::from_secs(2), 4)
+        );
+        for (key, value) in [
+            ("WORKER_RETRY_BACKOFF_SECS", ""),
+            ("WORKER_RETRY_BACKOFF_SECS", "1,x"),
+            ("WORKER_MAX_ATTEMPTS", "0"),
+        ] {
+            let message = load(FILE, &[(key, value)]).unwrap_err().to_string();
+            assert!(message.contains(key), "{key}={value}: {message}");
+        }
     }
 
     #[test]

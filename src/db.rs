@@ -4,7 +4,7 @@
 //! same block for each pool type; only where the dialects really differ does code branch on
 //! [`Db`]. Instants are always bound from Rust ([`now`]), never taken from SQL defaults.
 
-use std::{str::FromStr, time::Duration};
+use std::{os::unix::fs::DirBuilderExt, str::FromStr, time::Duration};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::{
@@ -16,6 +16,41 @@ use sqlx::{
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Whether a failed query may succeed if tried again later: the connection or the server went
+/// away, or a lock, a resource or a serialisation was short. A query that cannot be decoded or
+/// that the database rejects fails the same way every time.
+pub fn may_pass(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(error) => {
+            let Some(code) = error.code() else {
+                return false;
+            };
+            if error
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                // SQLSTATE classes: connection exception, insufficient resources, operator
+                // intervention (shutdown, restart), system error; serialisation, deadlock, lock.
+                ["08", "53", "57P", "58"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+                    || matches!(code.as_ref(), "40001" | "40P01" | "55P03")
+            } else {
+                // SQLite's (extended) result codes: BUSY, LOCKED, IOERR.
+                code.parse::<i32>()
+                    .is_ok_and(|number| matches!(number & 0xff, 5 | 6 | 10))
+            }
+        }
+        _ => false,
+    }
+}
 
 /// A connection pool to one of the two supported databases.
 #[derive(Debug, Clone)]
@@ -90,7 +125,23 @@ impl Db {
                 .await?;
             Ok(Db::Postgres(pool))
         } else if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?
+            let options = SqliteConnectOptions::from_str(url)?;
+            // A fresh checkout has no data directory yet: the database file's is created here,
+            // readable by the owner only.
+            if let Some(dir) = options
+                .get_filename()
+                .parent()
+                .filter(|dir| !dir.as_os_str().is_empty())
+            {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .map_err(|e| {
+                        sqlx::Error::Configuration(format!("cannot create {}: {e}", dir.display()).into())
+                    })?;
+            }
+            let options = options
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)

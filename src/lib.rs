@@ -13,6 +13,7 @@
 //! - `engine` (server): the export worker and the pipeline that streams rows into CSV, XLSX or JSON.
 //! - `storage` (server): the object store (local disk or S3) and signed download URLs.
 //! - `metrics` (server): Prometheus counters of exports and the queue's depth.
+//! - `retry` (server): the back-off and attempt budget for work that failed for a passing reason.
 //! - `seed` (server): demo organisations, users and synthetic records.
 //! - `config` (server): one typed configuration read from `Leptos.toml` and the environment.
 //! - `server` (server): the axum router, health check, logging and graceful shutdown.
@@ -40,6 +41,8 @@ pub mod db;
 pub mod engine;
 #[cfg(feature = "ssr")]
 pub mod metrics;
+#[cfg(feature = "ssr")]
+pub mod retry;
 #[cfg(feature = "ssr")]
 pub mod seed;
 #[cfg(feature = "ssr")]

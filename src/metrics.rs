@@ -1,6 +1,6 @@
 //! Prometheus metrics: this process's export counters and durations (recorded by the worker) and,
-//! at scrape time, the queue depth by status. Counts only: no organisation, user or record ever
-//! appears in a label.
+//! at scrape time, the queue depth by status and the objects still noted for deletion. Counts
+//! only: no organisation, user or record ever appears in a label.
 
 use std::{
     fmt::Write,
@@ -67,6 +67,7 @@ impl Metrics {
                 .fetch_all(pool)
                 .await
         })?;
+        let deletions = crate::exports::deletions::pending(db).await?;
         let mut out = String::new();
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         out.push_str("# HELP exports_queue_depth Export requests by status, all organisations.\n");
@@ -75,6 +76,11 @@ impl Metrics {
             let count = depth.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
             let _ = writeln!(out, "exports_queue_depth{{status=\"{status}\"}} {count}");
         }
+        out.push_str(
+            "# HELP exports_object_deletions_pending Objects noted for deletion the store has not yet confirmed gone.\n",
+        );
+        out.push_str("# TYPE exports_object_deletions_pending gauge\n");
+        let _ = writeln!(out, "exports_object_deletions_pending {deletions}");
         for (name, help, counter) in [
             (
                 "exports_completed_total",

@@ -1,5 +1,6 @@
 //! The export queue on SQLite and Postgres: every job claimed exactly once by concurrent workers,
-//! expired leases re-claimed with the stale attempt fenced out, poison jobs failed at max_attempts.
+//! expired leases re-claimed (only after their back-off) with the stale attempt fenced out,
+//! poison jobs failed at max_attempts.
 
 #![cfg(feature = "ssr")]
 
@@ -16,6 +17,7 @@ use data_exports::{
         repo,
     },
     records::EntityType,
+    retry::{DEFAULT_MAX_ATTEMPTS, RetryPolicy},
     with_db,
 };
 use uuid::Uuid;
@@ -25,9 +27,15 @@ on_both_databases!(
     an_expired_lease_is_claimed_again_and_the_stale_attempt_is_fenced,
     a_poison_job_fails_at_max_attempts,
     a_released_job_is_pending_again_fenced_and_costs_no_attempt,
+    a_silent_attempt_is_taken_over_only_after_its_lease_and_back_off,
 );
 
 const LEASE: Duration = Duration::from_secs(60);
+
+/// No wait between attempts: these tests are about claims and fences, not back-off.
+fn at_once() -> RetryPolicy {
+    RetryPolicy::new(vec![Duration::ZERO], DEFAULT_MAX_ATTEMPTS).unwrap()
+}
 
 async fn enqueue(app: &TestApp, n: usize) -> Vec<Uuid> {
     let organization: Uuid = with_db!(&app.state.db, pool => {
@@ -81,7 +89,7 @@ async fn concurrent_workers_claim_every_job_exactly_once(backend: Backend) {
         let db = app.state.db.clone();
         workers.push(tokio::spawn(async move {
             let mut claimed = Vec::new();
-            while let Some(claim) = queue::claim(&db, &format!("worker-{worker}"), LEASE)
+            while let Some(claim) = queue::claim(&db, &format!("worker-{worker}"), LEASE, &at_once())
                 .await
                 .unwrap()
             {
@@ -110,29 +118,32 @@ async fn an_expired_lease_is_claimed_again_and_the_stale_attempt_is_fenced(backe
     };
     let db = &app.state.db;
     // The first worker's lease ends at once (as if it died and stopped renewing).
-    let stale = queue::claim(db, "dead-worker", Duration::ZERO)
+    let stale = queue::claim(db, "dead-worker", Duration::ZERO, &at_once())
         .await
         .unwrap()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let fresh = queue::claim(db, "live-worker", LEASE)
+    let fresh = queue::claim(db, "live-worker", LEASE, &at_once())
         .await
         .unwrap()
         .expect("re-claimed");
     assert_eq!((fresh.id, fresh.attempt), (id, 2));
     assert!(
-        queue::claim(db, "third", LEASE).await.unwrap().is_none(),
+        queue::claim(db, "third", LEASE, &at_once())
+            .await
+            .unwrap()
+            .is_none(),
         "held under a live lease"
     );
 
     // The stale worker can change nothing.
-    assert!(!queue::heartbeat(db, &stale, LEASE).await.unwrap());
+    assert!(!queue::heartbeat(db, &stale, LEASE, &at_once()).await.unwrap());
     assert!(!queue::progress(db, &stale, 50).await.unwrap());
     assert!(!queue::complete(db, &stale, &done(&stale)).await.unwrap());
     assert!(!queue::fail(db, &stale, "stale").await.unwrap());
     assert_eq!(status(&app, id).await, ("processing".into(), 2));
 
-    assert!(queue::heartbeat(db, &fresh, LEASE).await.unwrap());
+    assert!(queue::heartbeat(db, &fresh, LEASE, &at_once()).await.unwrap());
     assert!(queue::progress(db, &fresh, 70).await.unwrap());
     assert!(queue::complete(db, &fresh, &done(&fresh)).await.unwrap());
     assert_eq!(status(&app, id).await, ("completed".into(), 2));
@@ -144,8 +155,8 @@ async fn a_poison_job_fails_at_max_attempts(backend: Backend) {
         unreachable!()
     };
     let db = &app.state.db;
-    for attempt in 1..=repo::MAX_ATTEMPTS {
-        let claim = queue::claim(db, "crashing-worker", Duration::ZERO)
+    for attempt in 1..=DEFAULT_MAX_ATTEMPTS {
+        let claim = queue::claim(db, "crashing-worker", Duration::ZERO, &at_once())
             .await
             .unwrap()
             .expect("claimable");
@@ -153,7 +164,7 @@ async fn a_poison_job_fails_at_max_attempts(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert!(
-        queue::claim(db, "w", LEASE).await.unwrap().is_none(),
+        queue::claim(db, "w", LEASE, &at_once()).await.unwrap().is_none(),
         "no attempts left"
     );
     let mut tx = db.begin().await.unwrap();
@@ -163,7 +174,7 @@ async fn a_poison_job_fails_at_max_attempts(backend: Backend) {
     tx.commit().await.unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].id, id);
-    assert_eq!(status(&app, id).await, ("failed".into(), repo::MAX_ATTEMPTS));
+    assert_eq!(status(&app, id).await, ("failed".into(), DEFAULT_MAX_ATTEMPTS));
 }
 
 async fn a_released_job_is_pending_again_fenced_and_costs_no_attempt(backend: Backend) {
@@ -172,13 +183,19 @@ async fn a_released_job_is_pending_again_fenced_and_costs_no_attempt(backend: Ba
         unreachable!()
     };
     let db = &app.state.db;
-    let claim = queue::claim(db, "stopping-worker", LEASE).await.unwrap().unwrap();
+    let claim = queue::claim(db, "stopping-worker", LEASE, &at_once())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(queue::release(db, &claim).await.unwrap());
     assert_eq!(status(&app, id).await, ("pending".into(), 1));
-    let again = queue::claim(db, "next-worker", LEASE).await.unwrap().unwrap();
+    let again = queue::claim(db, "next-worker", LEASE, &at_once())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((again.id, again.attempt), (id, 2));
     // The releasing worker's late writes (a heartbeat in flight) cannot touch the new holder's run.
-    assert!(!queue::heartbeat(db, &claim, LEASE).await.unwrap());
+    assert!(!queue::heartbeat(db, &claim, LEASE, &at_once()).await.unwrap());
     assert!(!queue::complete(db, &claim, &done(&claim)).await.unwrap());
     // And the release cost no attempt: the full budget is still there for the new holder.
     let budget: i32 = with_db!(db, pool => {
@@ -188,5 +205,56 @@ async fn a_released_job_is_pending_again_fenced_and_costs_no_attempt(backend: Ba
             .await
             .unwrap()
     });
-    assert_eq!(budget, repo::MAX_ATTEMPTS - 1);
+    assert_eq!(budget, DEFAULT_MAX_ATTEMPTS - 1);
+}
+
+/// A worker killed mid-export (or whose failure the database was down to record) goes silent:
+/// its attempt is taken over once the lease has run out *plus* the back-off, never at the
+/// lease's end alone, and the row's timestamps show the wait.
+async fn a_silent_attempt_is_taken_over_only_after_its_lease_and_back_off(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let [id] = enqueue(&app, 1).await[..] else {
+        unreachable!()
+    };
+    let db = &app.state.db;
+    let policy = RetryPolicy::new(vec![Duration::from_millis(1500), Duration::from_secs(60)], 3).unwrap();
+    let lease = Duration::from_millis(200);
+    let silent = queue::claim(db, "killed-worker", lease, &policy)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(silent.attempt, 1);
+    let (lease_end, takeover): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) = with_db!(db, pool => {
+        sqlx::query_as("SELECT lease_expires_at, run_at FROM pf_export_requests WHERE id = $1")
+            .bind(id).fetch_one(pool).await.unwrap()
+    });
+    let (low, high) = policy.bounds(1);
+    let waited = (takeover - lease_end).to_std().unwrap();
+    assert!(
+        low <= waited && waited <= high,
+        "takeover {waited:?} after the lease, not within {low:?}..{high:?}"
+    );
+
+    // The lease has run out, the back-off has not: nobody may take it.
+    tokio::time::sleep(lease + Duration::from_millis(100)).await;
+    assert!(queue::claim(db, "eager", LEASE, &policy).await.unwrap().is_none());
+    let mut tx = db.begin().await.unwrap();
+    assert!(queue::fail_exhausted(&mut tx, "gone").await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+
+    // Once it has, the next attempt starts, and the silent one is fenced out.
+    let left = (takeover - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(left + Duration::from_millis(50)).await;
+    let next = queue::claim(db, "next", LEASE, &policy)
+        .await
+        .unwrap()
+        .expect("taken over");
+    assert_eq!((next.id, next.attempt), (id, 2));
+    assert!(!queue::complete(db, &silent, &done(&silent)).await.unwrap());
+    // And the second attempt's own takeover is a longer step of the back-off.
+    let (lease_end, takeover): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) = with_db!(db, pool => {
+        sqlx::query_as("SELECT lease_expires_at, run_at FROM pf_export_requests WHERE id = $1")
+            .bind(id).fetch_one(pool).await.unwrap()
+    });
+    assert!((takeover - lease_end).to_std().unwrap() >= policy.bounds(2).0);
 }

@@ -170,3 +170,71 @@ fn sigterm_shuts_the_server_down_cleanly() {
             .is_some()
     );
 }
+
+/// `make run` on a fresh clone: the repository's files and nothing else (no `data/`, no
+/// settings but the README's defaults), the binary creates its data directory, seeds the demo,
+/// and a demo admin signs in and sees the page.
+#[tokio::test]
+async fn a_fresh_clone_serves_with_the_readmes_defaults_and_the_demo_admin_signs_in() {
+    use std::os::unix::fs::PermissionsExt;
+    let clone = common::scratch_dir("fresh-clone");
+    let repository = env!("CARGO_MANIFEST_DIR");
+    let listed = Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(repository)
+        .output()
+        .expect("git ls-files (the tests run from a clone)");
+    assert!(listed.status.success());
+    for file in listed
+        .stdout
+        .split(|byte| *byte == 0)
+        .filter(|name| !name.is_empty())
+    {
+        let name = std::str::from_utf8(file).unwrap();
+        let from = std::path::Path::new(repository).join(name);
+        if !from.is_file() {
+            continue;
+        }
+        let to = clone.join(name);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
+    }
+    assert!(!clone.join("data").exists());
+
+    // `.ci/serve` (behind `make run`) seeds the demo into an empty database.
+    let mut server = TestServer::start_in(&clone, &[("SEED_DEMO", "true")]);
+    let data = clone.join("data");
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the data directory is the owner's alone");
+    assert!(data.join("exports.db").is_file());
+
+    let client = client();
+    let login = client
+        .post(server.url("/api/login"))
+        .form(&[("email", "admin@acme.test"), ("password", "demo-password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200, "{:?}", server.output());
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("exports_session="))
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = client
+        .get(server.url("/settings/exports"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("New Export"), "{html}");
+    assert!(!html.contains("Please sign in"), "{html}");
+}

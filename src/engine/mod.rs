@@ -47,12 +47,13 @@ pub enum JobError {
 }
 
 impl JobError {
-    /// Worth another attempt: the database or the store may be back.
+    /// Caused by the infrastructure and worth another attempt: the database or the store may be
+    /// back. What fails the same way every time (a row that cannot be decoded, a format that
+    /// cannot hold the data, a full disk) is not.
     pub fn is_transient(&self) -> bool {
         match self {
-            // A full disk stays full for longer than a retry's wait: say so at once.
-            JobError::Storage(error) => !error.is_out_of_space(),
-            JobError::Database(_) => true,
+            JobError::Storage(error) => error.may_pass(),
+            JobError::Database(error) => crate::db::may_pass(error),
             _ => false,
         }
     }

@@ -17,12 +17,13 @@ use crate::{
     engine::{self, JobError, Plan, Produced, Progress, Settings, encode},
     error::AppError,
     exports::{
-        model,
+        deletions, model,
         queue::{self, Claim, Completion},
-        repo, uploads,
+        repo,
     },
     metrics::METRICS,
     server::AppState,
+    storage::ObjectKey,
 };
 
 /// The user-facing message of a request whose every attempt lost its worker.
@@ -65,6 +66,7 @@ impl Worker {
         let settings = &self.state.config.worker;
         tracing::info!(worker = %self.id, concurrency = settings.concurrency, "export worker started");
         let listener = tokio::spawn(listen(self.state.clone(), shutdown.clone()));
+        let sweeper = tokio::spawn(self.clone().sweep_deletions(shutdown.clone()));
         let slots: Vec<_> = (0..settings.concurrency)
             .map(|_| tokio::spawn(self.clone().slot(shutdown.clone())))
             .collect();
@@ -72,6 +74,7 @@ impl Worker {
             let _ = slot.await;
         }
         listener.abort();
+        let _ = sweeper.await;
         tracing::info!(worker = %self.id, "export worker stopped");
     }
 
@@ -98,7 +101,8 @@ impl Worker {
     /// Claims the oldest runnable request and sees it through; `None` when there was none.
     pub async fn process_next(&self, shutdown: &CancellationToken) -> Result<Option<Outcome>, AppError> {
         let settings = &self.state.config.worker;
-        let Some(claim) = queue::claim(&self.state.db, &self.id, settings.lease).await? else {
+        let Some(claim) = queue::claim(&self.state.db, &self.id, settings.lease, &settings.retry).await?
+        else {
             return Ok(None);
         };
         let started = Instant::now();
@@ -147,7 +151,7 @@ impl Worker {
         let watch = async {
             tokio::select! {
                 _ = done.cancelled() => {}
-                _ = keep_alive(&self.state.db, claim, config.lease, &progress, &lease_lost, &cancel) => {}
+                _ = keep_alive(&self.state.db, claim, config, &progress, &lease_lost, &cancel) => {}
                 _ = async {
                     shutdown.cancelled().await;
                     tokio::time::sleep(config.shutdown_grace).await;
@@ -162,7 +166,8 @@ impl Worker {
     }
 
     /// Records how the attempt ended (fenced: a worker that lost its lease records nothing). A
-    /// completion or failure commits together with its audit entry.
+    /// completion or failure commits together with its audit entry and the notes of the files it
+    /// makes garbage, which are then deleted at once (or by the sweep, should the store be down).
     async fn settle(
         &self,
         claim: &Claim,
@@ -171,6 +176,7 @@ impl Worker {
         started: Instant,
     ) -> Result<Outcome, AppError> {
         let db = &self.state.db;
+        let retry = &self.state.config.worker.retry;
         match result {
             Ok(produced) => {
                 let execution_time_ms = started.elapsed().as_millis() as i64;
@@ -185,16 +191,16 @@ impl Worker {
                 if !queue::complete(&mut tx, claim, &completion).await? {
                     tx.rollback().await?;
                     // Replaced while finishing: this attempt's file is nobody's.
-                    self.remove_files(claim, claim.attempt..claim.attempt + 1).await;
+                    self.discard(claim, &[produced.key]).await;
                     return Ok(Outcome::LeaseLost);
                 }
+                // An earlier attempt killed between its upload and its record left a file (or,
+                // fenced out mid-upload, an upload).
+                deletions::note_in(&mut tx, claim.id, &attempt_files(claim, 1..claim.attempt)).await?;
                 audit::record_in(&mut tx, completed_entry(claim, &produced, execution_time_ms)).await?;
                 tx.commit().await?;
                 METRICS.completed(produced.row_count, produced.size, started.elapsed().as_secs_f64());
-                // An earlier attempt killed between its upload and its record left a file (or,
-                // fenced out mid-upload, an upload).
-                self.abort_dead_uploads(claim.id).await;
-                self.remove_files(claim, 1..claim.attempt).await;
+                self.sweep_request(claim.id).await;
                 Ok(Outcome::Completed(produced))
             }
             Err(JobError::Cancelled) if lease_lost => Ok(Outcome::LeaseLost),
@@ -206,9 +212,18 @@ impl Worker {
                 // Logged for operators; the text names stages and codes, never row values.
                 tracing::error!(export_request_id = %claim.id, attempt = claim.attempt, %error, "export failed");
                 if error.is_transient() && claim.attempt < claim.max_attempts {
-                    let backoff = TimeDelta::seconds(10 * i64::from(claim.attempt));
-                    if queue::retry(db, claim, Utc::now() + backoff).await? {
+                    let wait = retry.delay(claim.attempt);
+                    let run_at = Utc::now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::minutes(5));
+                    // If the database is down now, the lease runs out instead and the back-off
+                    // the last heartbeat recorded holds (see `queue`).
+                    if queue::retry(db, claim, run_at).await? {
                         METRICS.retried();
+                        tracing::info!(
+                            export_request_id = %claim.id,
+                            attempt = claim.attempt,
+                            backoff_ms = wait.as_millis() as u64,
+                            "retry scheduled"
+                        );
                         return Ok(Outcome::Retrying);
                     }
                     return Ok(Outcome::LeaseLost);
@@ -219,11 +234,11 @@ impl Worker {
                     tx.rollback().await?;
                     return Ok(Outcome::LeaseLost);
                 }
+                deletions::note_in(&mut tx, claim.id, &attempt_files(claim, 1..claim.attempt + 1)).await?;
                 audit::record_in(&mut tx, failed_entry(claim, "error")).await?;
                 tx.commit().await?;
                 METRICS.failed();
-                self.abort_dead_uploads(claim.id).await;
-                self.remove_files(claim, 1..claim.attempt).await;
+                self.sweep_request(claim.id).await;
                 Ok(Outcome::Failed(message))
             }
         }
@@ -242,50 +257,83 @@ impl Worker {
         ))
     }
 
-    /// Fails requests whose last attempt lost its worker, audited in the same transaction, and
-    /// removes any file their attempts left.
+    /// Fails requests whose last attempt lost its worker, audited and with the notes of every
+    /// attempt's files in the same transaction, then deletes those files.
     async fn fail_abandoned(&self) -> Result<(), AppError> {
         let mut tx = self.state.db.begin().await?;
         let abandoned = queue::fail_exhausted(&mut tx, ABANDONED).await?;
         for claim in &abandoned {
+            deletions::note_in(&mut tx, claim.id, &attempt_files(claim, 1..claim.attempt + 1)).await?;
             audit::record_in(&mut tx, failed_entry(claim, "abandoned")).await?;
         }
         tx.commit().await?;
         for claim in &abandoned {
             METRICS.failed();
-            self.abort_dead_uploads(claim.id).await;
-            self.remove_files(claim, 1..claim.attempt + 1).await;
+            self.sweep_request(claim.id).await;
         }
         Ok(())
     }
 
-    /// Aborts the multipart uploads earlier attempts of request `id` left open; failures are
-    /// logged and the uploads stay noted for the next sweep. Only once the request has finished:
-    /// an earlier attempt whose lease ran out may still be alive and sending a part for a few
-    /// moments, and a part that lands after its upload's abort would stay in the bucket.
-    async fn abort_dead_uploads(&self, id: uuid::Uuid) {
-        match uploads::discard(&self.state.db, &self.state.storage, id).await {
-            Ok(0) => {}
-            Ok(aborted) => {
-                tracing::info!(export_request_id = %id, aborted, "aborted a dead attempt's uploads")
-            }
+    /// Notes files no outcome accounts for (an attempt fenced out after its upload), then
+    /// deletes them. Should the database be down too, tries the store directly.
+    async fn discard(&self, claim: &Claim, keys: &[ObjectKey]) {
+        match deletions::note(&self.state.db, claim.id, keys).await {
+            Ok(()) => self.sweep_request(claim.id).await,
             Err(error) => {
-                tracing::warn!(export_request_id = %id, %error, "cannot sweep a dead attempt's uploads")
+                tracing::warn!(export_request_id = %claim.id, %error, "cannot note a fenced-out attempt's file; deleting it directly");
+                for key in keys {
+                    if let Err(error) = self.state.storage.delete(key).await {
+                        tracing::error!(export_request_id = %claim.id, %error, "cannot delete a fenced-out attempt's file");
+                    }
+                }
             }
         }
     }
 
-    /// Deletes the files the given attempts of `claim` may have written (deleting what is not
-    /// there is fine); failures are logged, the objects stay for an operator.
-    async fn remove_files(&self, claim: &Claim, attempts: std::ops::Range<i32>) {
-        let Ok(plan) = Plan::from_claim(claim) else {
-            return;
-        };
-        for attempt in attempts {
-            if let Err(error) = self.state.storage.delete(&plan.object_key_for(attempt)).await {
-                tracing::error!(export_request_id = %claim.id, attempt, %error, "cannot delete an attempt's file");
+    /// Deletes what is noted for request `id` now; what the store refuses stays for the sweep.
+    async fn sweep_request(&self, id: uuid::Uuid) {
+        let retry = &self.state.config.worker.retry;
+        if let Err(error) = deletions::sweep(&self.state.db, &self.state.storage, retry, Some(id)).await {
+            tracing::warn!(export_request_id = %id, %error, "cannot sweep an export's files now");
+        }
+    }
+
+    /// Every poll interval until shutdown: adopts uploads opened by attempts that outlived their
+    /// request, and deletes whatever is due among the noted objects. Runs in every worker process;
+    /// each note is claimed by one sweeper at a time.
+    async fn sweep_deletions(self, shutdown: CancellationToken) {
+        let settings = &self.state.config.worker;
+        loop {
+            // An attempt outlives its lease by a heartbeat at most before it notices.
+            if let Err(error) = deletions::adopt_orphaned_uploads(&self.state.db, settings.lease * 2).await {
+                tracing::warn!(worker = %self.id, %error, "cannot adopt orphaned uploads");
+            }
+            loop {
+                match deletions::sweep(&self.state.db, &self.state.storage, &settings.retry, None).await {
+                    Ok(swept) if swept.deleted + swept.deferred == deletions::SWEEP_BATCH as usize => {
+                        continue;
+                    }
+                    Ok(_) => break,
+                    Err(error) => {
+                        tracing::warn!(worker = %self.id, %error, "cannot sweep noted deletions");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(settings.poll_interval) => {}
             }
         }
+    }
+}
+
+/// The files attempts `attempts` of `claim` may have written (deleting what is not there is fine).
+fn attempt_files(claim: &Claim, attempts: std::ops::Range<i32>) -> Vec<ObjectKey> {
+    match Plan::from_claim(claim) {
+        Ok(plan) => attempts.map(|attempt| plan.object_key_for(attempt)).collect(),
+        // A request the catalog cannot read never got far enough to write a file.
+        Err(_) => Vec::new(),
     }
 }
 
@@ -351,16 +399,17 @@ impl From<&Outcome> for OutcomeKind {
     }
 }
 
-/// Renews the lease every third of it and reports progress (at most once a second) until the
+/// Renews the lease (and with it the takeover time) every third of it and reports progress (at most once a second) until the
 /// lease is lost, which cancels the job. Never returns otherwise.
 async fn keep_alive(
     db: &Db,
     claim: &Claim,
-    lease: Duration,
+    settings: &crate::config::WorkerSettings,
     progress: &Progress,
     lease_lost: &AtomicBool,
     cancel: &CancellationToken,
 ) {
+    let lease = settings.lease;
     let tick = (lease / 4).min(Duration::from_secs(1));
     let renew_every = lease / 3;
     let mut renewed = Instant::now();
@@ -374,7 +423,7 @@ async fn keep_alive(
             reported = percent;
         }
         if renewed.elapsed() >= renew_every && matches!(held, Ok(true)) {
-            held = queue::heartbeat(db, claim, lease).await;
+            held = queue::heartbeat(db, claim, lease, &settings.retry).await;
             if matches!(held, Ok(true)) {
                 renewed = Instant::now();
             }

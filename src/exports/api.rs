@@ -34,7 +34,8 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
     let since = crate::db::now() - chrono::TimeDelta::hours(1);
     let recent = repo::recent_requests(&mut tx, user.organization_id, user.user_id, since).await?;
     limits::check(&state.config.export_limits, &recent)?;
-    let created = repo::insert_in(&mut tx, user.organization_id, user.user_id, &valid).await?;
+    let max_attempts = state.config.worker.retry.max_attempts;
+    let created = repo::insert_in(&mut tx, user.organization_id, user.user_id, &valid, max_attempts).await?;
     audit::record_in(
         &mut tx,
         AuditEntry::new(AuditEvent::ExportRequestCreated)
@@ -55,28 +56,35 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
     Ok(created)
 }
 
-/// Deletes a request from the history and its stored file. Never touches the organisation's
+/// Deletes a request from the history and its stored files. Never touches the organisation's
 /// records. Audited.
 #[server(endpoint = "delete_export_request")]
 pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
     use crate::{
         audit::{self, AuditEntry, AuditEvent},
         auth::Permission,
-        exports::{model::ExportStatus, repo},
+        exports::{deletions, model::ExportStatus, repo},
         storage::ObjectKey,
     };
     let caller = crate::auth::guard::require(Permission::DeleteExports).await?;
     let (state, user) = (&caller.state, &caller.user);
-    let (request, stored) = find_own(&caller, id, "delete").await?;
+    let (request, _) = find_own(&caller, id, "delete").await?;
     let being_produced = || AppError::Conflict {
         message: "This export is being produced. Delete it once it has finished.".into(),
     };
     if request.status == ExportStatus::Processing {
         return Err(being_produced());
     }
-    // The files go first: if that fails the entry stays, so nothing holding PHI is left behind
-    // without a record of it, and the user can simply try again. Every attempt's key, not only
-    // the completed one: a worker killed after its upload leaves a file nobody recorded.
+    // The entry goes in one transaction with its audit entry and the notes of its files, so no
+    // file holding PHI is ever left without a record of it: the files are deleted right after,
+    // or, if the store is down, by the workers' sweep once it is back.
+    let mut tx = state.db.begin().await?;
+    // Refused if a worker claimed the request in the meantime.
+    let stored = repo::delete(&mut tx, user.organization_id, id)
+        .await?
+        .ok_or_else(being_produced)?;
+    // Every attempt's key, not only the completed one: a worker killed after its upload leaves a
+    // file nobody recorded.
     let extension = request.export_format.extension(request.entity_types.len());
     let mut keys: Vec<ObjectKey> = (1..=stored.attempts)
         .map(|attempt| ObjectKey::export_file(user.organization_id, id, attempt, extension))
@@ -94,27 +102,25 @@ pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
             keys.push(key);
         }
     }
-    // An attempt killed mid-upload left parts that only its noted upload id can remove.
-    crate::exports::uploads::discard(&state.db, &state.storage, id).await?;
-    for key in &keys {
-        state
-            .storage
-            .delete(key)
-            .await
-            .map_err(|e| AppError::internal("deleting an export's file", e))?;
-    }
-    // Refused if a worker claimed the request in the meantime.
-    repo::delete(&state.db, user.organization_id, id)
-        .await?
-        .ok_or_else(being_produced)?;
-    audit::record(
-        &state.db,
+    deletions::note_in(&mut tx, id, &keys).await?;
+    audit::record_in(
+        &mut tx,
         AuditEntry::new(AuditEvent::ExportRequestDeleted)
             .by(user)
             .target("export_request", id)
             .payload(serde_json::json!({ "had_file": stored.storage_key.is_some() })),
     )
     .await?;
+    tx.commit().await?;
+    match deletions::sweep(&state.db, &state.storage, &state.config.worker.retry, Some(id)).await {
+        Ok(swept) if swept.deferred > 0 => {
+            tracing::warn!(export_request_id = %id, "the store did not answer; the sweep will delete the files")
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(export_request_id = %id, %error, "cannot sweep now; the workers' sweep will delete the files")
+        }
+    }
     Ok(())
 }
 

@@ -5,6 +5,8 @@
 pub mod api;
 pub mod catalog;
 #[cfg(feature = "ssr")]
+pub mod deletions;
+#[cfg(feature = "ssr")]
 pub mod limits;
 pub mod model;
 #[cfg(feature = "ssr")]

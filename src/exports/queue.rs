@@ -2,6 +2,11 @@
 //! atomically and holds it under a lease it keeps renewing; a request whose lease ran out (its
 //! worker died) is claimed again, until `max_attempts`. Every write a worker makes afterwards is
 //! fenced by `(id, attempt, status = 'processing')`, so a worker that lost its lease changes nothing.
+//!
+//! An attempt that goes silent (its worker killed, or the database unreachable when it failed, so
+//! that no retry could be recorded) is taken over only once its lease has run out *and* the
+//! back-off its number earns has passed: every claim and heartbeat moves `run_at` to the lease's
+//! end plus that back-off. A lease running out is no shortcut around the back-off.
 
 use std::time::Duration;
 
@@ -9,7 +14,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::db::{Db, Tx, now, with_db, with_tx};
+use crate::{
+    db::{Db, Tx, now, with_db, with_tx},
+    retry::RetryPolicy,
+};
 
 /// A request in a worker's hands.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -35,7 +43,8 @@ pub struct Completion {
 }
 
 const RUNNABLE: &str = "(status = 'pending' AND run_at <= $3) \
-                        OR (status = 'processing' AND lease_expires_at < $3 AND attempt < max_attempts)";
+                        OR (status = 'processing' AND lease_expires_at < $3 AND run_at <= $3 \
+                            AND attempt < max_attempts)";
 const CLAIMED: &str = "status = 'processing', attempt = attempt + 1, locked_by = $1, lease_expires_at = $2, \
                        started_at = $3, progress = 0, error = NULL";
 const RETURNED: &str =
@@ -48,8 +57,26 @@ fn lease_end(at: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
     at + TimeDelta::from_std(lease).unwrap_or(TimeDelta::minutes(5))
 }
 
-/// Claims the oldest runnable request for `worker`, or `None` when there is nothing to do.
-pub async fn claim(db: &Db, worker: &str, lease: Duration) -> Result<Option<Claim>, sqlx::Error> {
+/// Claims the oldest runnable request for `worker`, or `None` when there is nothing to do. The
+/// claim's attempt may be taken over once its lease has run out plus `retry`'s back-off.
+pub async fn claim(
+    db: &Db,
+    worker: &str,
+    lease: Duration,
+    retry: &RetryPolicy,
+) -> Result<Option<Claim>, sqlx::Error> {
+    let claim = claim_next(db, worker, lease).await?;
+    if let Some(claim) = &claim {
+        // Sets when the attempt may be taken over; if this fails the lease still holds, and the
+        // first heartbeat tries again.
+        if let Err(error) = heartbeat(db, claim, lease, retry).await {
+            tracing::warn!(export_request_id = %claim.id, %error, "cannot record the claim's back-off yet");
+        }
+    }
+    Ok(claim)
+}
+
+async fn claim_next(db: &Db, worker: &str, lease: Duration) -> Result<Option<Claim>, sqlx::Error> {
     let at = now();
     let expires = lease_end(at, lease);
     match db {
@@ -167,10 +194,20 @@ impl Fence {
     }
 }
 
-/// Extends the lease. `false`: the lease was lost (stop working on it).
-pub async fn heartbeat(db: &Db, claim: &Claim, lease: Duration) -> Result<bool, sqlx::Error> {
+/// Extends the lease, and with it the time another worker may take the attempt over (the
+/// lease's end plus the back-off of this attempt). `false`: the lease was lost (stop working on it).
+pub async fn heartbeat(
+    db: &Db,
+    claim: &Claim,
+    lease: Duration,
+    retry: &RetryPolicy,
+) -> Result<bool, sqlx::Error> {
     let expires = lease_end(now(), lease);
-    fenced(db.into(), claim, "lease_expires_at = $3", |f| f.instant(expires)).await
+    let takeover = lease_end(expires, retry.delay(claim.attempt));
+    fenced(db.into(), claim, "lease_expires_at = $3, run_at = $4", |f| {
+        f.instant(expires).instant(takeover)
+    })
+    .await
 }
 
 /// Records progress (0–100).

@@ -12,12 +12,11 @@ use crate::{
         model::{ExportFormat, ExportPage, ExportRequest, ExportStatus, ExportType},
     },
     records::EntityType,
+    retry::DEFAULT_MAX_ATTEMPTS,
 };
 
 /// Rows per page of the exports table.
 pub const PAGE_SIZE: u32 = 25;
-/// A request is tried at most this many times before it is failed for good.
-pub const MAX_ATTEMPTS: i32 = 3;
 
 const COLUMNS: &str = "id, export_type, export_format, entity_types, status, progress, row_count, \
                        file_size_bytes, error, requested_at, completed_at, storage_key, attempt";
@@ -82,7 +81,8 @@ impl Row {
     }
 }
 
-/// Queues a new request (no limits: for tools and tests; people go through the server function).
+/// Queues a new request with the default attempt budget (no limits: for tools and tests; people
+/// go through the server function).
 pub async fn insert(
     db: &Db,
     organization_id: Uuid,
@@ -90,17 +90,25 @@ pub async fn insert(
     export: &ValidExport,
 ) -> Result<ExportRequest, AppError> {
     let mut tx = db.begin().await?;
-    let created = insert_in(&mut tx, organization_id, requested_by, export).await?;
+    let created = insert_in(
+        &mut tx,
+        organization_id,
+        requested_by,
+        export,
+        DEFAULT_MAX_ATTEMPTS,
+    )
+    .await?;
     tx.commit().await?;
     Ok(created)
 }
 
-/// Queues a new request inside `tx`.
+/// Queues a new request inside `tx`, to be tried at most `max_attempts` times.
 pub async fn insert_in(
     tx: &mut Tx,
     organization_id: Uuid,
     requested_by: Uuid,
     export: &ValidExport,
+    max_attempts: i32,
 ) -> Result<ExportRequest, AppError> {
     let id = Uuid::new_v4();
     let at = now();
@@ -118,7 +126,7 @@ pub async fn insert_in(
         .bind(export.export_type.key())
         .bind(export.export_format.key())
         .bind(Json(&entities))
-        .bind(MAX_ATTEMPTS)
+        .bind(max_attempts)
         .bind(at)
         .bind(export.export_type.deidentifies())
         .execute(pool)
@@ -245,20 +253,23 @@ pub async fn find(
     row.map(Row::into_request).transpose()
 }
 
-/// Deletes the organisation's request `id` unless a worker is producing it; returns its storage
-/// key (`Some(None)`: deleted, no file), or `None` when nothing was deleted.
-pub async fn delete(db: &Db, organization_id: Uuid, id: Uuid) -> Result<Option<Option<String>>, AppError> {
-    let deleted: Option<(Option<String>,)> = with_db!(db, pool => {
+/// Deletes, inside `tx`, the organisation's request `id` unless a worker is producing it; returns
+/// where its files were as the row said at that moment, or `None` when nothing was deleted.
+pub async fn delete(tx: &mut Tx, organization_id: Uuid, id: Uuid) -> Result<Option<Stored>, AppError> {
+    let deleted: Option<(Option<String>, i32)> = with_tx!(tx, conn => {
         sqlx::query_as(
             "DELETE FROM pf_export_requests WHERE id = $1 AND organization_id = $2 AND status <> 'processing' \
-             RETURNING storage_key",
+             RETURNING storage_key, attempt",
         )
         .bind(id)
         .bind(organization_id)
-        .fetch_optional(pool)
+        .fetch_optional(conn)
         .await
     })?;
-    Ok(deleted.map(|(key,)| key))
+    Ok(deleted.map(|(storage_key, attempts)| Stored {
+        storage_key,
+        attempts,
+    }))
 }
 
 /// The organisation's slug, for download file names.

@@ -100,7 +100,11 @@ async fn development_signing_key(data_dir: &std::path::Path) -> Result<Vec<u8>, 
     }
     let mut key = vec![0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
-    tokio::fs::create_dir_all(data_dir).await?;
+    tokio::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
+        .await?;
     let mut options = tokio::fs::OpenOptions::new();
     options.write(true).create_new(true).mode(0o600);
     let mut file = options.open(&path).await?;

@@ -49,7 +49,12 @@ impl FsStore {
     /// A store for `bucket` under `root`, signing with `secret` (at least 32 bytes).
     pub async fn open(root: &Path, bucket: &str, secret: Vec<u8>) -> Result<FsStore, StorageError> {
         let dir = root.join(bucket);
-        tokio::fs::create_dir_all(&dir).await?;
+        // Owner only: the bucket holds PHI.
+        tokio::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .await?;
         Ok(FsStore {
             bucket: bucket.to_owned(),
             dir,

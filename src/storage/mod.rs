@@ -36,6 +36,19 @@ pub enum StorageError {
 }
 
 impl StorageError {
+    /// The store was unreachable or busy: the same request may succeed later. A full disk, a
+    /// refused permission or a request the store rejects fails the same way every time.
+    pub fn may_pass(&self) -> bool {
+        match self {
+            StorageError::Io(error) => {
+                !self.is_out_of_space() && error.kind() != std::io::ErrorKind::PermissionDenied
+            }
+            StorageError::Transport(_) | StorageError::BadResponse(_) | StorageError::Journal(_) => true,
+            StorageError::S3 { status, .. } => *status >= 500 || matches!(status, 408 | 429),
+            StorageError::InvalidKey | StorageError::InvalidTtl => false,
+        }
+    }
+
     /// The local disk (or the user's quota on it) is full.
     pub fn is_out_of_space(&self) -> bool {
         use std::io::ErrorKind;

@@ -36,14 +36,7 @@ impl TestServer {
     /// and waits until it says where it listens.
     pub fn start(name: &str, extra_env: &[(&str, &str)]) -> TestServer {
         let mut server = TestServer::spawn(name, "serve", extra_env);
-        let line = server
-            .wait_for_line("listening on http://", Duration::from_secs(60))
-            .expect("the server never said where it listens");
-        let url = line[line.find("http://").unwrap()..]
-            .split_whitespace()
-            .next()
-            .unwrap_or_default();
-        server.base_url = url.to_owned();
+        server.wait_until_listening();
         server
     }
 
@@ -56,14 +49,45 @@ impl TestServer {
         worker
     }
 
+    /// Starts `data-exports serve` in `dir` as a newcomer would: no data directory given (the
+    /// default, `data/` under `dir`) and no settings but a free port and `extra_env`.
+    pub fn start_in(dir: &Path, extra_env: &[(&str, &str)]) -> TestServer {
+        let mut command = Command::new(BIN);
+        command.arg("serve").current_dir(dir).env_clear();
+        for key in ["PATH", "HOME"] {
+            if let Some(value) = std::env::var_os(key) {
+                command.env(key, value);
+            }
+        }
+        let mut server = TestServer::launch(command, dir.join("data"), extra_env);
+        server.wait_until_listening();
+        server
+    }
+
+    fn wait_until_listening(&mut self) {
+        let line = self
+            .wait_for_line("listening on http://", Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("the server never said where it listens: {:?}", self.output()));
+        let url = line[line.find("http://").unwrap()..]
+            .split_whitespace()
+            .next()
+            .unwrap_or_default();
+        self.base_url = url.to_owned();
+    }
+
     fn spawn(name: &str, subcommand: &str, extra_env: &[(&str, &str)]) -> TestServer {
         let data_dir = scratch_dir(name);
         let mut command = Command::new(BIN);
         command
             .arg(subcommand)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("DATA_DIR", &data_dir);
+        TestServer::launch(command, data_dir, extra_env)
+    }
+
+    fn launch(mut command: Command, data_dir: PathBuf, extra_env: &[(&str, &str)]) -> TestServer {
+        command
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-            .env("DATA_DIR", &data_dir)
             .env("RUST_LOG", "info")
             .env_remove("LOG_FORMAT")
             .stdout(Stdio::piped())
@@ -328,18 +352,57 @@ impl TestApp {
 
     /// Whose object store nobody answers at: every upload and readiness check fails.
     pub async fn with_unreachable_store(backend: Backend) -> TestApp {
-        TestApp::with_env(
-            backend,
-            &[
-                (
-                    "STORAGE_URL",
-                    "s3://pf-exports?endpoint=http://127.0.0.1:9&region=us-east-1",
-                ),
-                ("S3_ACCESS_KEY_ID", "key"),
-                ("S3_SECRET_ACCESS_KEY", "secret"),
-            ],
-        )
-        .await
+        TestApp::with_env(backend, &unreachable_store_env()).await
+    }
+
+    /// The same database and settings with the object store down: S3 at an address nobody
+    /// answers, or a local store whose bucket directory has become a file.
+    pub async fn with_store_down(&self) -> TestApp {
+        use data_exports::storage::ObjectStore;
+        let dir = scratch_dir(&format!("down-{}", uuid::Uuid::new_v4().simple()));
+        let dir_text = dir.to_str().expect("UTF-8 path").to_owned();
+        let fs_url = format!("file://{dir_text}/storage");
+        let mut vars = vec![
+            ("DATABASE_URL", self.state.config.database_url.as_str()),
+            ("DATABASE_MAX_CONNECTIONS", "1"),
+            ("DATA_DIR", dir_text.as_str()),
+        ];
+        match &self.state.storage {
+            ObjectStore::S3(_) => vars.extend(unreachable_store_env()),
+            ObjectStore::Fs(_) => vars.push(("STORAGE_URL", fs_url.as_str())),
+        }
+        let other = AppState::connect(config_with(&vars)).await.expect("connect");
+        other.db.close().await;
+        if let ObjectStore::Fs(_) = &other.storage {
+            let bucket = dir.join("storage/pf-exports");
+            std::fs::remove_dir_all(&bucket).unwrap();
+            std::fs::write(&bucket, b"not a directory").unwrap();
+        }
+        let state = AppState {
+            storage: other.storage,
+            ..self.state.clone()
+        };
+        TestApp {
+            router: data_exports::server::router(state.clone()),
+            state,
+            backend: self.backend,
+        }
+    }
+
+    /// The objects stored under `prefix` (`<organisation>/<request>`), as file names; hidden
+    /// bookkeeping files of the stores are left out.
+    pub fn objects(&self, prefix: &str) -> Vec<String> {
+        use data_exports::config::StorageSettings;
+        let dir = match &self.state.config.storage {
+            StorageSettings::Fs { root, bucket } => root.join(bucket),
+            StorageSettings::S3(s3) => PathBuf::from(env("TEST_S3_ROOT")).join(&s3.bucket),
+        };
+        let mut found: Vec<String> = files_under(&dir.join(prefix))
+            .into_iter()
+            .filter(|name| !name.starts_with('.'))
+            .collect();
+        found.sort();
+        found
     }
 
     /// With the demo organisations and users, and a few records each.
@@ -431,6 +494,18 @@ impl TestApp {
                 .unwrap()
         })
     }
+}
+
+/// The environment of an app whose object store nobody answers at.
+pub fn unreachable_store_env() -> [(&'static str, &'static str); 3] {
+    [
+        (
+            "STORAGE_URL",
+            "s3://pf-exports?endpoint=http://127.0.0.1:9&region=us-east-1",
+        ),
+        ("S3_ACCESS_KEY_ID", "key"),
+        ("S3_SECRET_ACCESS_KEY", "secret"),
+    ]
 }
 
 pub fn form_encode(form: &[(&str, &str)]) -> String {
