@@ -67,7 +67,11 @@ impl Metrics {
                 .fetch_all(pool)
                 .await
         })?;
-        let deletions = crate::exports::deletions::pending(db).await?;
+        let deletions: i64 = with_db!(db, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM pf_object_deletions")
+                .fetch_one(pool)
+                .await
+        })?;
         let mut out = String::new();
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         out.push_str("# HELP exports_queue_depth Export requests by status, all organisations.\n");

@@ -228,12 +228,3 @@ async fn defer(db: &Db, id: Uuid, wait: Duration, error: &str) -> Result<(), sql
             .map(drop)
     })
 }
-
-/// Notes not yet confirmed gone, for metrics and checks.
-pub async fn pending(db: &Db) -> Result<i64, sqlx::Error> {
-    with_db!(db, pool => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM pf_object_deletions")
-            .fetch_one(pool)
-            .await
-    })
-}
