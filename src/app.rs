@@ -7,10 +7,13 @@ use leptos_router::{
     components::{Redirect, Route, Router, Routes},
 };
 
-use crate::ui::{
-    layout::AppLayout,
-    pages::{exports::ExportsPage, login::LoginPage, not_found::NotFound},
-    session::SessionProvider,
+use crate::{
+    routes,
+    ui::{
+        layout::AppLayout,
+        pages::{exports::ExportsPage, login::LoginPage, not_found::NotFound},
+        session::SessionProvider,
+    },
 };
 
 /// The page around the app, rendered only on the server.
@@ -41,11 +44,22 @@ fn content_security_policy() {
         leptos::nonce::use_nonce(),
         use_context::<leptos_axum::ResponseOptions>(),
     ) {
-        let policy = crate::server::middleware::page_policy(&nonce);
+        let policy = page_policy(&nonce);
         if let Ok(value) = http::HeaderValue::from_str(&policy) {
             response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
         }
     }
+}
+
+/// The Content-Security-Policy of a page: its own scripts (the hydration script carries the
+/// request's nonce), WebAssembly compilation, and nothing from anywhere else.
+#[cfg(feature = "ssr")]
+pub fn page_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
 }
 
 /// The application: its routes, stylesheet and favicon.
@@ -63,7 +77,7 @@ pub fn App() -> impl IntoView {
             <SessionProvider>
             <AppLayout>
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=|| view! { <Redirect path="/settings/exports" /> } />
+                    <Route path=StaticSegment("") view=|| view! { <Redirect path=routes::EXPORTS_PAGE /> } />
                     // Async: the server waits for the page's data and sends complete HTML, so
                     // nothing depends on streaming scripts and the page works without JavaScript.
                     <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async />

@@ -7,6 +7,7 @@
 //! - [`auth`]: permissions, the signed-in user, sign-in/out; server side: sessions, passwords,
 //!   throttling and the guard every server function calls.
 //! - [`exports`]: export requests: the model, the catalog, the server functions (and their queries).
+//! - [`routes`]: the app's paths, named once.
 //! - [`records`]: the organisation's records and the PHI/PII class of every column.
 //! - `db` (server): SQLite or Postgres pool and migrations.
 //! - `audit` (server): the append-only audit log.
@@ -27,6 +28,7 @@ pub mod auth;
 pub mod error;
 pub mod exports;
 pub mod records;
+pub mod routes;
 pub mod ui;
 
 #[cfg(feature = "ssr")]

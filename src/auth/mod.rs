@@ -77,7 +77,7 @@ pub async fn current_user() -> Result<Option<CurrentUser>, AppError> {
 pub async fn login(email: String, password: String) -> Result<(), AppError> {
     let user = guard::sign_in(&email, &password).await?;
     tracing::info!(user_id = %user, "signed in");
-    leptos_axum::redirect("/settings/exports");
+    leptos_axum::redirect(crate::routes::EXPORTS_PAGE);
     Ok(())
 }
 
@@ -85,6 +85,6 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
     guard::sign_out().await?;
-    leptos_axum::redirect("/login");
+    leptos_axum::redirect(crate::routes::LOGIN_PAGE);
     Ok(())
 }

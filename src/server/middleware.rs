@@ -69,16 +69,6 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(error.to_http_body().to_string()))
 }
 
-/// The Content-Security-Policy of a page: its own scripts (the hydration script carries the
-/// request's nonce), WebAssembly compilation, and nothing from anywhere else.
-pub fn page_policy(nonce: &str) -> String {
-    format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
-         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
-         form-action 'self'; frame-ancestors 'none'"
-    )
-}
-
 /// Everything that is not a page (files, JSON, errors) runs nothing and embeds nothing.
 const DEFAULT_POLICY: &str =
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
