@@ -4,10 +4,13 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{
-    auth::CurrentUser,
-    db::{Db, Tx, now, with_db, with_tx},
-};
+use crate::db::{Db, Tx, now, with_db, with_tx};
+
+/// Someone who acts in an organisation (the signed-in user, for one).
+pub trait Actor {
+    fn organization_id(&self) -> Uuid;
+    fn user_id(&self) -> Uuid;
+}
 
 /// What happened. The names are stable: reports and tests query them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,8 +68,8 @@ impl AuditEntry {
     }
 
     /// Done by `user`, in their organisation.
-    pub fn by(self, user: &CurrentUser) -> Self {
-        self.organization(user.organization_id).actor(user.user_id)
+    pub fn by(self, user: &impl Actor) -> Self {
+        self.organization(user.organization_id()).actor(user.user_id())
     }
 
     pub fn organization(mut self, id: Uuid) -> Self {

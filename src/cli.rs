@@ -6,7 +6,7 @@ use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Instant};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::{EnvFilter, fmt};
 
-use crate::{auth::accounts, config::Config, seed, server::AppState};
+use crate::{auth::accounts, config::Config, seed, state::AppState};
 
 #[derive(Debug, Parser)]
 #[command(name = "data-exports", version, about = "Asynchronous, audited data exports")]
@@ -240,7 +240,7 @@ async fn bench(state: &AppState, args: BenchArgs) -> CliResult {
         &state.db,
         &state.storage,
         &plan,
-        worker::settings(state),
+        worker::settings(&state.config.worker),
         &Progress::default(),
         &tokio_util::sync::CancellationToken::new(),
     )

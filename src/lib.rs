@@ -17,6 +17,7 @@
 //! - `retry` (server): the back-off and attempt budget for work that failed for a passing reason.
 //! - `seed` (server): demo organisations, users and synthetic records.
 //! - `config` (server): one typed configuration read from `Leptos.toml` and the environment.
+//! - `state` (server): `AppState`, connected once at start: configuration, database, store.
 //! - `server` (server): the axum router, health check, logging and graceful shutdown.
 //! - `cli` (server): the binary's subcommands.
 
@@ -49,6 +50,8 @@ pub mod retry;
 pub mod seed;
 #[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod state;
 #[cfg(feature = "ssr")]
 pub mod storage;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{Backend, TestApp};
 use data_exports::{
-    engine::worker::{Outcome, Worker},
+    engine::worker::{Outcome, Worker, WorkerContext},
     exports::{catalog::ValidExport, deletions, model::ExportFormat, model::ExportType, queue, repo},
     records::EntityType,
     storage::ObjectKey,
@@ -123,7 +123,7 @@ async fn killed_after_its_upload(app: &TestApp, organization: Uuid, id: Uuid) ->
 
 /// Runs the worker of `app` on the next request, once its back-off has passed.
 async fn next_attempt(app: &TestApp) -> Outcome {
-    let worker = Worker::new(app.state.clone());
+    let worker = Worker::new(WorkerContext::of(&app.state));
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(outcome) = worker.process_next(&CancellationToken::new()).await.unwrap() {

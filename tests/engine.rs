@@ -14,7 +14,7 @@ use data_exports::{
     auth::accounts,
     engine::{
         value::Value,
-        worker::{Outcome, Worker},
+        worker::{Outcome, Worker, WorkerContext},
     },
     exports::model::{ExportFormat, ExportType},
     records::{EntityType, Kind},
@@ -355,7 +355,7 @@ async fn request(app: &TestApp, cookie: &str, export_type: &str, format: &str, e
 
 /// Lets the worker take the next request and returns how it ended.
 async fn work(app: &TestApp) -> Outcome {
-    Worker::new(app.state.clone())
+    Worker::new(WorkerContext::of(&app.state))
         .process_next(&CancellationToken::new())
         .await
         .unwrap()
@@ -750,7 +750,7 @@ async fn a_file_that_cannot_be_stored_is_retried_then_failed_and_nothing_is_left
     let app = TestApp::with_env(backend, &env).await;
     let (_, cookie) = setup(&app).await;
     let id = request(&app, &cookie, "selected_records", "csv", &["clients"]).await;
-    let worker = Worker::new(app.state.clone());
+    let worker = Worker::new(WorkerContext::of(&app.state));
     let policy = app.state.config.worker.retry.clone();
     for attempt in 1..=3 {
         let before = Utc::now();

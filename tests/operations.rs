@@ -6,7 +6,7 @@ mod common;
 
 use axum::body::Body;
 use common::{Backend, TestApp, TestServer};
-use data_exports::engine::worker::{Outcome, Worker};
+use data_exports::engine::worker::{Outcome, Worker, WorkerContext};
 use http::{Request, StatusCode, header};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -84,7 +84,7 @@ async fn metrics_count_exports_and_the_queue_without_naming_anyone(backend: Back
     let before = before.text();
     assert_eq!(metric(&before, "exports_queue_depth{status=\"pending\"}"), 2.0);
     let completed_before = metric(&before, "exports_completed_total");
-    let outcome = Worker::new(app.state.clone())
+    let outcome = Worker::new(WorkerContext::of(&app.state))
         .process_next(&CancellationToken::new())
         .await
         .unwrap()

@@ -1,20 +1,19 @@
 //! The one server-side guard: every server function resolves the session's user, organisation
 //! and permissions here, and gets a typed 401 or 403 (audited) when they fall short.
 
-use std::net::SocketAddr;
-
-use axum::extract::ConnectInfo;
-use http::{HeaderValue, header, request::Parts};
-use leptos::prelude::*;
-use leptos_axum::ResponseOptions;
+use http::request::Parts;
 use uuid::Uuid;
 
 use crate::{
-    audit::{self, AuditEntry, AuditEvent},
-    auth::{CurrentUser, Permission, accounts, password, session, throttle},
+    audit::{self, Actor, AuditEntry, AuditEvent},
+    auth::{
+        model::{CurrentUser, Permission},
+        request::request_parts,
+        session,
+    },
     db::with_db,
     error::AppError,
-    server::AppState,
+    state::AppState,
 };
 
 /// A caller who holds the permission asked for.
@@ -22,10 +21,6 @@ use crate::{
 pub struct Authorized {
     pub state: AppState,
     pub user: CurrentUser,
-}
-
-fn request_parts() -> Result<Parts, AppError> {
-    use_context::<Parts>().ok_or_else(|| AppError::internal("guard", "no request in context"))
 }
 
 /// The signed-in user, or [`AppError::Unauthenticated`].
@@ -78,7 +73,7 @@ struct UserRow {
     role_key: Option<String>,
 }
 
-async fn user_for_request(state: &AppState, parts: &Parts) -> Result<CurrentUser, AppError> {
+pub async fn user_for_request(state: &AppState, parts: &Parts) -> Result<CurrentUser, AppError> {
     let token = session::token_from(&parts.headers).ok_or(AppError::Unauthenticated)?;
     let db = &state.db;
     let session = session::lookup(db, &token, state.config.session_idle_timeout)
@@ -119,130 +114,13 @@ async fn user_for_request(state: &AppState, parts: &Parts) -> Result<CurrentUser
     })
 }
 
-/// The client's address: the socket's, or the right-most `X-Forwarded-For` hop behind a trusted
-/// proxy (the one our proxy appended; anything to its left the client could have written).
-fn client_address(parts: &Parts, trust_proxy: bool) -> String {
-    let forwarded = trust_proxy
-        .then(|| {
-            parts
-                .headers
-                .get("x-forwarded-for")?
-                .to_str()
-                .ok()?
-                .rsplit(',')
-                .next()
-                .map(str::trim)
-        })
-        .flatten()
-        .filter(|hop| !hop.is_empty());
-    match forwarded {
-        Some(hop) => hop.to_owned(),
-        None => parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
-            .unwrap_or_else(|| "unknown".to_owned()),
-    }
-}
-
-/// Whether cookies for this request must be `Secure`.
-fn secure(state: &AppState, parts: &Parts) -> bool {
-    state.config.secure_cookies
-        || parts.uri.scheme_str() == Some("https")
-        || parts
-            .headers
-            .get("x-forwarded-proto")
-            .is_some_and(|proto| proto == "https")
-}
-
-fn set_cookie(value: HeaderValue) {
-    if let Some(response) = use_context::<ResponseOptions>() {
-        response.append_header(header::SET_COOKIE, value);
-    }
-}
-
-/// Checks the credentials and starts a new session, replacing any the browser already had.
-/// Returns the user's id.
-pub async fn sign_in(email: &str, password: &str) -> Result<Uuid, AppError> {
-    let state = AppState::from_context()?;
-    let parts = request_parts()?;
-    let db = &state.db;
-
-    let email = accounts::normalize_email(email)
-        .ok_or_else(|| AppError::validation("email", "Enter your email address."))?;
-    if password.is_empty() {
-        return Err(AppError::validation("password", "Enter your password."));
-    }
-    if password.len() > 1024 {
-        return Err(AppError::validation("password", "That password is too long."));
+/// A signed-in user acts in the audit log as themselves, in their organisation.
+impl Actor for CurrentUser {
+    fn organization_id(&self) -> Uuid {
+        self.organization_id
     }
 
-    let address = client_address(&parts, state.config.trust_proxy);
-    let attempt_at = throttle::record_attempt(db, &email, &address).await?;
-    if throttle::is_locked(db, &email, &address).await? {
-        audit::record(
-            db,
-            AuditEntry::new(AuditEvent::LoginThrottled).payload(serde_json::json!({ "address": address })),
-        )
-        .await?;
-        return Err(AppError::RateLimited {
-            message: format!(
-                "Too many failed sign-in attempts. Try again in {} minutes.",
-                throttle::WINDOW.num_minutes()
-            ),
-        });
+    fn user_id(&self) -> Uuid {
+        self.user_id
     }
-
-    let account = accounts::find_for_login(db, &email).await?;
-    let stored = account.as_ref().map(|account| account.password_hash.clone());
-    let matches = password::verify(password.to_owned(), stored).await?;
-    let account = match account {
-        Some(account) if matches => account,
-        account => {
-            let mut entry =
-                AuditEntry::new(AuditEvent::LoginFailed).payload(serde_json::json!({ "address": address }));
-            if let Some(account) = account {
-                entry = entry.actor(account.user_id);
-            }
-            audit::record(db, entry).await?;
-            return Err(AppError::InvalidCredentials);
-        }
-    };
-    let Some(organization_id) = account.organization_id else {
-        return Err(AppError::Forbidden {
-            permission: "membership of an organisation".into(),
-        });
-    };
-
-    // Rotation: whatever session this browser carried ends here; the new one has a new id.
-    if let Some(previous) = session::token_from(&parts.headers) {
-        session::destroy(db, &previous).await?;
-    }
-    let timeout = state.config.session_absolute_timeout;
-    let token = session::create(db, account.user_id, organization_id, timeout).await?;
-    set_cookie(session::cookie(&token, timeout, secure(&state, &parts)));
-    throttle::forgive(db, &email, &address, attempt_at).await?;
-    audit::record(
-        db,
-        AuditEntry::new(AuditEvent::LoginSucceeded)
-            .organization(organization_id)
-            .actor(account.user_id)
-            .payload(serde_json::json!({ "address": address })),
-    )
-    .await?;
-    Ok(account.user_id)
-}
-
-/// Ends the browser's session (if any) and clears its cookie.
-pub async fn sign_out() -> Result<(), AppError> {
-    let state = AppState::from_context()?;
-    let parts = request_parts()?;
-    if let Ok(user) = user_for_request(&state, &parts).await {
-        audit::record(&state.db, AuditEntry::new(AuditEvent::Logout).by(&user)).await?;
-    }
-    if let Some(token) = session::token_from(&parts.headers) {
-        session::destroy(&state.db, &token).await?;
-    }
-    set_cookie(session::clear_cookie(secure(&state, &parts)));
-    Ok(())
 }

@@ -4,7 +4,10 @@
 //! finish within the grace period and hands back the rest.
 
 use std::{
-    sync::atomic::{AtomicBool, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -13,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     audit::{self, AuditEntry, AuditEvent},
+    config::WorkerSettings,
     db::Db,
     engine::{self, JobError, Plan, Produced, Progress, Settings, encode},
     error::AppError,
@@ -22,8 +26,8 @@ use crate::{
         repo,
     },
     metrics::METRICS,
-    server::AppState,
-    storage::ObjectKey,
+    state::AppState,
+    storage::{ObjectKey, ObjectStore},
 };
 
 /// The user-facing message of a request whose every attempt lost its worker.
@@ -43,29 +47,51 @@ pub enum Outcome {
     LeaseLost,
 }
 
+/// What a worker works with: the database, the store, its settings and the wake-up rung when a
+/// request is queued in this process. Nothing of the web app.
+#[derive(Clone)]
+pub struct WorkerContext {
+    pub db: Db,
+    pub storage: ObjectStore,
+    pub settings: Arc<WorkerSettings>,
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+impl WorkerContext {
+    /// The worker's share of the application's state.
+    pub fn of(state: &AppState) -> WorkerContext {
+        WorkerContext {
+            db: state.db.clone(),
+            storage: state.storage.clone(),
+            settings: Arc::new(state.config.worker.clone()),
+            wake: state.new_requests.clone(),
+        }
+    }
+}
+
 /// A worker: one process's share of the queue.
 #[derive(Clone)]
 pub struct Worker {
-    state: AppState,
+    ctx: WorkerContext,
     id: String,
 }
 
 impl Worker {
-    pub fn new(state: AppState) -> Worker {
+    pub fn new(ctx: WorkerContext) -> Worker {
         let id = format!(
             "pid{}-{}",
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
-        Worker { state, id }
+        Worker { ctx, id }
     }
 
     /// Works until `shutdown` fires, with the configured concurrency, then returns once every
     /// running export has finished or been handed back.
     pub async fn run(self, shutdown: CancellationToken) {
-        let settings = &self.state.config.worker;
+        let settings = &self.ctx.settings;
         tracing::info!(worker = %self.id, concurrency = settings.concurrency, "export worker started");
-        let listener = tokio::spawn(listen(self.state.clone(), shutdown.clone()));
+        let listener = tokio::spawn(listen(self.ctx.clone(), shutdown.clone()));
         let sweeper = tokio::spawn(self.clone().sweep_deletions(shutdown.clone()));
         let slots: Vec<_> = (0..settings.concurrency)
             .map(|_| tokio::spawn(self.clone().slot(shutdown.clone())))
@@ -80,7 +106,7 @@ impl Worker {
 
     /// One export at a time, until shutdown.
     async fn slot(self, shutdown: CancellationToken) {
-        let poll = self.state.config.worker.poll_interval;
+        let poll = self.ctx.settings.poll_interval;
         while !shutdown.is_cancelled() {
             match self.process_next(&shutdown).await {
                 Ok(Some(_)) => continue,
@@ -92,7 +118,7 @@ impl Worker {
             }
             tokio::select! {
                 _ = shutdown.cancelled() => {}
-                _ = self.state.new_requests.notified() => {}
+                _ = self.ctx.wake.notified() => {}
                 _ = tokio::time::sleep(poll) => {}
             }
         }
@@ -100,9 +126,8 @@ impl Worker {
 
     /// Claims the oldest runnable request and sees it through; `None` when there was none.
     pub async fn process_next(&self, shutdown: &CancellationToken) -> Result<Option<Outcome>, AppError> {
-        let settings = &self.state.config.worker;
-        let Some(claim) = queue::claim(&self.state.db, &self.id, settings.lease, &settings.retry).await?
-        else {
+        let settings = &self.ctx.settings;
+        let Some(claim) = queue::claim(&self.ctx.db, &self.id, settings.lease, &settings.retry).await? else {
             return Ok(None);
         };
         let started = Instant::now();
@@ -125,20 +150,20 @@ impl Worker {
         claim: &Claim,
         shutdown: &CancellationToken,
     ) -> (Result<Produced, JobError>, bool) {
-        let config = &self.state.config.worker;
+        let config = &self.ctx.settings;
         let plan = match Plan::from_claim(claim) {
             Ok(plan) => plan,
             Err(error) => return (Err(error), false),
         };
-        let settings = settings(&self.state);
+        let settings = settings(&self.ctx.settings);
         let progress = Progress::default();
         let cancel = CancellationToken::new();
         let done = CancellationToken::new();
         let lease_lost = AtomicBool::new(false);
         let job = async {
             let result = engine::produce(
-                &self.state.db,
-                &self.state.storage,
+                &self.ctx.db,
+                &self.ctx.storage,
                 &plan,
                 settings,
                 &progress,
@@ -151,7 +176,7 @@ impl Worker {
         let watch = async {
             tokio::select! {
                 _ = done.cancelled() => {}
-                _ = keep_alive(&self.state.db, claim, config, &progress, &lease_lost, &cancel) => {}
+                _ = keep_alive(&self.ctx.db, claim, config, &progress, &lease_lost, &cancel) => {}
                 _ = async {
                     shutdown.cancelled().await;
                     tokio::time::sleep(config.shutdown_grace).await;
@@ -175,8 +200,8 @@ impl Worker {
         lease_lost: bool,
         started: Instant,
     ) -> Result<Outcome, AppError> {
-        let db = &self.state.db;
-        let retry = &self.state.config.worker.retry;
+        let db = &self.ctx.db;
+        let retry = &self.ctx.settings.retry;
         match result {
             Ok(produced) => {
                 let execution_time_ms = started.elapsed().as_millis() as i64;
@@ -246,7 +271,7 @@ impl Worker {
 
     /// The name the file downloads as.
     async fn download_name(&self, claim: &Claim) -> Result<String, AppError> {
-        let slug = repo::organization_slug(&self.state.db, claim.organization_id).await?;
+        let slug = repo::organization_slug(&self.ctx.db, claim.organization_id).await?;
         let plan = Plan::from_claim(claim).map_err(|e| AppError::internal("naming an export", e))?;
         Ok(model::download_name(
             &slug,
@@ -260,7 +285,7 @@ impl Worker {
     /// Fails requests whose last attempt lost its worker, audited and with the notes of every
     /// attempt's files in the same transaction, then deletes those files.
     async fn fail_abandoned(&self) -> Result<(), AppError> {
-        let mut tx = self.state.db.begin().await?;
+        let mut tx = self.ctx.db.begin().await?;
         let abandoned = queue::fail_exhausted(&mut tx, ABANDONED).await?;
         for claim in &abandoned {
             deletions::note_in(&mut tx, claim.id, &attempt_files(claim, 1..claim.attempt + 1)).await?;
@@ -277,12 +302,12 @@ impl Worker {
     /// Notes files no outcome accounts for (an attempt fenced out after its upload), then
     /// deletes them. Should the database be down too, tries the store directly.
     async fn discard(&self, claim: &Claim, keys: &[ObjectKey]) {
-        match deletions::note(&self.state.db, claim.id, keys).await {
+        match deletions::note(&self.ctx.db, claim.id, keys).await {
             Ok(()) => self.sweep_request(claim.id).await,
             Err(error) => {
                 tracing::warn!(export_request_id = %claim.id, %error, "cannot note a fenced-out attempt's file; deleting it directly");
                 for key in keys {
-                    if let Err(error) = self.state.storage.delete(key).await {
+                    if let Err(error) = self.ctx.storage.delete(key).await {
                         tracing::error!(export_request_id = %claim.id, %error, "cannot delete a fenced-out attempt's file");
                     }
                 }
@@ -292,8 +317,8 @@ impl Worker {
 
     /// Deletes what is noted for request `id` now; what the store refuses stays for the sweep.
     async fn sweep_request(&self, id: uuid::Uuid) {
-        let retry = &self.state.config.worker.retry;
-        if let Err(error) = deletions::sweep(&self.state.db, &self.state.storage, retry, Some(id)).await {
+        let retry = &self.ctx.settings.retry;
+        if let Err(error) = deletions::sweep(&self.ctx.db, &self.ctx.storage, retry, Some(id)).await {
             tracing::warn!(export_request_id = %id, %error, "cannot sweep an export's files now");
         }
     }
@@ -302,14 +327,14 @@ impl Worker {
     /// request, and deletes whatever is due among the noted objects. Runs in every worker process;
     /// each note is claimed by one sweeper at a time.
     async fn sweep_deletions(self, shutdown: CancellationToken) {
-        let settings = &self.state.config.worker;
+        let settings = &self.ctx.settings;
         loop {
             // An attempt outlives its lease by a heartbeat at most before it notices.
-            if let Err(error) = deletions::adopt_orphaned_uploads(&self.state.db, settings.lease * 2).await {
+            if let Err(error) = deletions::adopt_orphaned_uploads(&self.ctx.db, settings.lease * 2).await {
                 tracing::warn!(worker = %self.id, %error, "cannot adopt orphaned uploads");
             }
             loop {
-                match deletions::sweep(&self.state.db, &self.state.storage, &settings.retry, None).await {
+                match deletions::sweep(&self.ctx.db, &self.ctx.storage, &settings.retry, None).await {
                     Ok(swept) if swept.deleted + swept.deferred == deletions::SWEEP_BATCH as usize => {
                         continue;
                     }
@@ -404,7 +429,7 @@ impl From<&Outcome> for OutcomeKind {
 async fn keep_alive(
     db: &Db,
     claim: &Claim,
-    settings: &crate::config::WorkerSettings,
+    settings: &WorkerSettings,
     progress: &Progress,
     lease_lost: &AtomicBool,
     cancel: &CancellationToken,
@@ -444,8 +469,8 @@ async fn keep_alive(
 
 /// Postgres: LISTENs for new requests and wakes this process's idle slots. Polling continues
 /// regardless, so a dropped connection only delays.
-async fn listen(state: AppState, shutdown: CancellationToken) {
-    let Db::Postgres(pool) = &state.db else {
+async fn listen(ctx: WorkerContext, shutdown: CancellationToken) {
+    let Db::Postgres(pool) = &ctx.db else {
         return;
     };
     while !shutdown.is_cancelled() {
@@ -466,7 +491,7 @@ async fn listen(state: AppState, shutdown: CancellationToken) {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 notification = listener.recv() => match notification {
-                    Ok(_) => state.new_requests.notify_waiters(),
+                    Ok(_) => ctx.wake.notify_waiters(),
                     Err(error) => {
                         tracing::warn!(%error, "LISTEN connection lost; reconnecting");
                         break;
@@ -478,11 +503,11 @@ async fn listen(state: AppState, shutdown: CancellationToken) {
 }
 
 /// The worker's engine settings, kept in one place for the bench command too.
-pub fn settings(state: &AppState) -> Settings {
+pub fn settings(worker: &WorkerSettings) -> Settings {
     Settings {
-        batch_rows: state.config.worker.batch_rows,
+        batch_rows: worker.batch_rows,
         options: encode::Options {
-            csv_bom: state.config.worker.csv_bom,
+            csv_bom: worker.csv_bom,
         },
     }
 }

@@ -1,18 +1,18 @@
-//! The HTTP server: application state, the axum router, the health check, request logging and
-//! graceful shutdown.
+//! The HTTP server: the axum router, the health and readiness checks, metrics, request logging
+//! and graceful shutdown, for web and worker processes.
 
 pub mod middleware;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::net::SocketAddr;
 
 use axum::{
     Json, Router,
-    extract::{FromRef, Request, State},
+    extract::{Request, State},
     middleware::from_fn,
     routing::get,
 };
 use http::StatusCode;
-use leptos::prelude::*;
+use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio_util::sync::CancellationToken;
 use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
@@ -22,96 +22,11 @@ pub const MAX_REQUEST_BODY: usize = 64 * 1024;
 
 use crate::{
     app::{App, shell},
-    config::{Config, StorageSettings},
-    db::{Db, redact_url},
-    engine::worker::Worker,
+    engine::worker::{Worker, WorkerContext},
     error::AppError,
-    storage::{self, ObjectStore, fs::FsStore, s3::S3Store},
+    state::AppState,
+    storage,
 };
-
-/// What every handler and server function can reach.
-#[derive(Debug, Clone, FromRef)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub config: Arc<Config>,
-    pub db: Db,
-    pub storage: ObjectStore,
-    /// Rung when a request is queued, so this process's idle worker starts on it at once.
-    pub new_requests: Arc<tokio::sync::Notify>,
-}
-
-impl AppState {
-    pub fn new(config: Config, db: Db, storage: ObjectStore) -> Self {
-        AppState {
-            leptos_options: config.leptos_options.clone(),
-            config: Arc::new(config),
-            db,
-            storage,
-            new_requests: Arc::default(),
-        }
-    }
-
-    /// The state inside a server function or a server-side render.
-    pub fn from_context() -> Result<AppState, AppError> {
-        use_context::<AppState>()
-            .ok_or_else(|| AppError::internal("server function", "no AppState in context"))
-    }
-
-    /// Connects to the configured database and brings its schema up to date.
-    pub async fn connect(config: Config) -> Result<AppState, Box<dyn std::error::Error>> {
-        let url = &config.database_url;
-        let db = Db::connect(url, config.database_max_connections)
-            .await
-            .map_err(|e| format!("cannot connect to the database at {}: {e}", redact_url(url)))?;
-        db.migrate()
-            .await
-            .map_err(|e| format!("cannot migrate the database at {}: {e}", redact_url(url)))?;
-        let storage = open_storage(&config).await?;
-        Ok(AppState::new(config, db, storage))
-    }
-}
-
-/// Opens the configured object store; the local store's signing key comes from the
-/// configuration, or (development only) from a key generated once under the data directory.
-async fn open_storage(config: &Config) -> Result<ObjectStore, Box<dyn std::error::Error>> {
-    match &config.storage {
-        StorageSettings::Fs { root, bucket } => {
-            let secret = match &config.signing_secret {
-                Some(secret) => secret.as_bytes().to_vec(),
-                None => development_signing_key(&config.data_dir).await?,
-            };
-            let store = FsStore::open(root, bucket, secret)
-                .await
-                .map_err(|e| format!("cannot open the object store at {}: {e}", root.display()))?;
-            Ok(ObjectStore::Fs(store))
-        }
-        StorageSettings::S3(settings) => Ok(ObjectStore::S3(S3Store::new(settings)?)),
-    }
-}
-
-/// `<data_dir>/signing.key`: 32 random bytes, created on first use, readable by the owner only.
-async fn development_signing_key(data_dir: &std::path::Path) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    let path = data_dir.join("signing.key");
-    match tokio::fs::read(&path).await {
-        Ok(key) if key.len() >= 32 => return Ok(key),
-        Ok(_) => return Err(format!("{} is shorter than 32 bytes", path.display()).into()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display()).into()),
-    }
-    let mut key = vec![0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
-    tokio::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(data_dir)
-        .await?;
-    let mut options = tokio::fs::OpenOptions::new();
-    options.write(true).create_new(true).mode(0o600);
-    let mut file = options.open(&path).await?;
-    tokio::io::AsyncWriteExt::write_all(&mut file, &key).await?;
-    tracing::info!(path = %path.display(), "generated a development signing key for download links");
-    Ok(key)
-}
 
 /// The whole application as one router, so tests can drive exactly what production serves.
 pub fn router(state: AppState) -> Router {
@@ -218,7 +133,7 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
         .config
         .worker
         .in_process
-        .then(|| tokio::spawn(Worker::new(state.clone()).run(shutdown.clone())));
+        .then(|| tokio::spawn(Worker::new(WorkerContext::of(&state)).run(shutdown.clone())));
     tokio::spawn(crate::auth::housekeeping::run(state.db.clone(), shutdown.clone()));
     tracing::info!(database = state.db.backend(), "listening on http://{local}");
     axum::serve(
@@ -238,7 +153,7 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
 /// Runs export workers only (no web server) until SIGINT or SIGTERM.
 pub async fn work(state: AppState) -> std::io::Result<()> {
     let shutdown = shutdown_token()?;
-    Worker::new(state.clone()).run(shutdown).await;
+    Worker::new(WorkerContext::of(&state)).run(shutdown).await;
     state.db.close().await;
     tracing::info!("shut down cleanly");
     Ok(())

@@ -205,7 +205,7 @@ fn strip_ansi(line: &str) -> String {
 // In-process app on either database.
 
 use axum::{Router, body::Body};
-use data_exports::{config::Config, seed, server::AppState};
+use data_exports::{config::Config, seed, state::AppState};
 use http::{HeaderMap, Request, StatusCode, header};
 use tower::ServiceExt;
 
