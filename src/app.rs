@@ -80,12 +80,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=|| view! { <Redirect path=routes::EXPORTS_PAGE /> } />
                     // Async: the server waits for the page's data and sends complete HTML, so
                     // nothing depends on streaming scripts and the page works without JavaScript.
-                    <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async />
-                    <Route
-                        path=(StaticSegment("settings"), StaticSegment("exports"))
-                        view=ExportsPage
-                        ssr=SsrMode::Async
-                    />
+                    <Route path=routes::LOGIN_ROUTE view=LoginPage ssr=SsrMode::Async />
+                    <Route path=routes::EXPORTS_ROUTE view=ExportsPage ssr=SsrMode::Async />
                 </Routes>
             </AppLayout>
             </SessionProvider>

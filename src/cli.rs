@@ -214,8 +214,11 @@ async fn user(state: &AppState, command: UserCommand) -> CliResult {
 
 async fn bench(state: &AppState, args: BenchArgs) -> CliResult {
     use crate::{
-        engine::{self, Plan, Progress, worker},
-        exports::model::{ExportFormat, ExportType},
+        engine::{self, Cancel, Plan, Progress, worker},
+        exports::{
+            catalog::ValidExport,
+            model::{ExportFormat, ExportType},
+        },
         records::EntityType,
     };
     let organization_id = accounts::find_organization(&state.db, &args.org)
@@ -231,9 +234,11 @@ async fn bench(state: &AppState, args: BenchArgs) -> CliResult {
         organization_id,
         export_request_id: uuid::Uuid::new_v4(),
         attempt: 1,
-        export_type: ExportType::SelectedRecords,
-        export_format,
-        entity_types,
+        spec: ValidExport {
+            export_type: ExportType::SelectedRecords,
+            export_format,
+            entity_types,
+        },
     };
     let started = Instant::now();
     let produced = engine::produce(
@@ -242,7 +247,7 @@ async fn bench(state: &AppState, args: BenchArgs) -> CliResult {
         &plan,
         worker::settings(&state.config.worker),
         &Progress::default(),
-        &tokio_util::sync::CancellationToken::new(),
+        &Cancel::default(),
     )
     .await?;
     let seconds = started.elapsed().as_secs_f64();

@@ -85,16 +85,9 @@ impl AppError {
 
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
-    /// Database messages can quote row values (a duplicate key's email, say), so only the
-    /// error's code and constraint are logged.
+    /// Where a repository's error reaches the user: logged once, with its cause but no row values.
     fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::Database(db) => AppError::internal(
-                "database error",
-                format_args!("code={:?} constraint={:?}", db.code(), db.constraint()),
-            ),
-            other => AppError::internal("database error", other),
-        }
+        AppError::internal("database error", crate::db::LogSafe(&error))
     }
 }
 

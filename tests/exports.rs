@@ -6,7 +6,11 @@
 mod common;
 
 use common::{Backend, TestApp, TestResponse, fetch};
-use data_exports::{storage::ObjectKey, with_db};
+use data_exports::{
+    exports::{repo, stored},
+    storage::ObjectKey,
+    with_db,
+};
 use http::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -39,19 +43,24 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
     })
 }
 
-/// Marks request `id` completed with a stored file, as the worker would.
+/// Marks request `id` completed with a stored file, named as the worker would name it.
 async fn complete(app: &TestApp, organization_id: Uuid, id: Uuid, contents: &[u8]) -> ObjectKey {
     let key = ObjectKey::new(organization_id, id, "export.csv").unwrap();
     let mut writer = app.state.storage.writer(&key, "text/csv").await.unwrap();
     writer.write(contents).await.unwrap();
     writer.finish().await.unwrap();
-    with_db!(&app.state.db, pool => {
+    let db = &app.state.db;
+    let request = repo::find(db, organization_id, id).await.unwrap().unwrap();
+    let slug = repo::organization_slug(db, organization_id).await.unwrap();
+    let file_name = stored::download_name(&slug, &request.spec, chrono::Utc::now().date_naive());
+    with_db!(db, pool => {
         sqlx::query(
             "UPDATE pf_export_requests SET status = 'completed', progress = 100, storage_key = $2, \
-             completed_at = requested_at, row_count = 1, file_size_bytes = $3 WHERE id = $1",
+             file_name = $3, completed_at = requested_at, row_count = 1, file_size_bytes = $4 WHERE id = $1",
         )
         .bind(id)
         .bind(key.as_str())
+        .bind(file_name)
         .bind(contents.len() as i64)
         .execute(pool)
         .await

@@ -20,8 +20,8 @@ use uuid::Uuid;
 use crate::{
     db::Db,
     exports::{
-        model::{ExportFormat, ExportType},
-        queue::Claim,
+        catalog::ValidExport,
+        stored::{self, StoredRequest},
     },
     records::{Column, EntityType},
     storage::{ObjectKey, ObjectStore, StorageError},
@@ -29,16 +29,43 @@ use crate::{
 use encode::{EncodeError, Message};
 use source::{EntityReader, Snapshot};
 
+/// Why a job was stopped before it finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelReason {
+    /// Another worker holds the request now: record nothing.
+    LeaseLost,
+    /// This process is shutting down and the grace period is over: hand the request back.
+    Shutdown,
+}
+
+/// Stops a running job, saying why (the first reason given wins).
+#[derive(Debug, Default)]
+pub struct Cancel {
+    token: CancellationToken,
+    reason: std::sync::OnceLock<CancelReason>,
+}
+
+impl Cancel {
+    pub fn cancel(&self, reason: CancelReason) {
+        let _ = self.reason.set(reason);
+        self.token.cancel();
+    }
+
+    /// Why the job was stopped, once it has been.
+    pub fn reason(&self) -> Option<CancelReason> {
+        self.token
+            .is_cancelled()
+            .then(|| self.reason.get().copied())
+            .flatten()
+    }
+}
+
 /// Why a job did not produce a file.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    /// The lease was lost or the worker is shutting down: record nothing.
-    #[error("cancelled")]
-    Cancelled,
-    /// The request names something the catalog does not know.
-    #[error("invalid request: {0}")]
-    Invalid(&'static str),
-    #[error("database: {0}")]
+    #[error("cancelled ({0:?})")]
+    Cancelled(CancelReason),
+    #[error("database: {}", crate::db::LogSafe(.0))]
     Database(#[from] sqlx::Error),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
@@ -62,57 +89,41 @@ impl JobError {
     pub fn user_message(&self) -> &'static str {
         match self {
             JobError::Encode(EncodeError::Unsupported(message)) => message,
-            JobError::Invalid(_) => "This export request is not valid. Request a new export.",
             JobError::Storage(error) if error.is_out_of_space() => {
                 "The file store is full, so the export could not be saved. Ask your administrator to free space, then request the export again."
             }
             JobError::Storage(_) => "The file could not be stored. Request the export again.",
             JobError::Database(_) => "The records could not be read. Request the export again.",
-            JobError::Cancelled | JobError::Encode(_) => {
+            JobError::Cancelled(_) | JobError::Encode(_) => {
                 "The export could not be produced. Request it again; if it keeps failing, contact support."
             }
         }
     }
 }
 
-/// What a claimed request asks for, checked against the catalog.
+/// What a claimed request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub organization_id: Uuid,
     pub export_request_id: Uuid,
     pub attempt: i32,
-    pub export_type: ExportType,
-    pub export_format: ExportFormat,
-    pub entity_types: Vec<EntityType>,
+    pub spec: ValidExport,
 }
 
 impl Plan {
-    pub fn from_claim(claim: &Claim) -> Result<Plan, JobError> {
-        let export_type = ExportType::from_key(&claim.export_type).ok_or(JobError::Invalid("export type"))?;
-        let export_format = ExportFormat::from_key(&claim.export_format)
-            .filter(|format| export_type.formats().contains(format))
-            .ok_or(JobError::Invalid("export format"))?;
-        let entity_types = claim
-            .entity_types
-            .0
-            .iter()
-            .map(|key| EntityType::from_key(key))
-            .collect::<Option<Vec<_>>>()
-            .filter(|entities| !entities.is_empty())
-            .ok_or(JobError::Invalid("entity types"))?;
-        Ok(Plan {
+    /// The claim's export, at the claim's attempt.
+    pub fn of(claim: &StoredRequest) -> Plan {
+        Plan {
             organization_id: claim.organization_id,
             export_request_id: claim.id,
             attempt: claim.attempt,
-            export_type,
-            export_format,
-            entity_types,
-        })
+            spec: claim.spec.clone(),
+        }
     }
 
     /// The columns exported for `entity`: all of them, or what Safe Harbor leaves.
     pub fn columns(&self, entity: EntityType) -> Vec<Column> {
-        if self.export_type.deidentifies() {
+        if self.spec.export_type.deidentifies() {
             deidentify::columns(entity)
         } else {
             entity.columns().to_vec()
@@ -121,16 +132,11 @@ impl Plan {
 
     /// Where this attempt writes.
     pub fn object_key(&self) -> ObjectKey {
-        self.object_key_for(self.attempt)
-    }
-
-    /// Where attempt `attempt` of this request writes (see [`ObjectKey::export_file`]).
-    pub fn object_key_for(&self, attempt: i32) -> ObjectKey {
-        ObjectKey::export_file(
+        stored::file_key(
             self.organization_id,
             self.export_request_id,
-            attempt,
-            self.export_format.extension(self.entity_types.len()),
+            self.attempt,
+            &self.spec,
         )
     }
 }
@@ -174,24 +180,24 @@ pub async fn produce(
     plan: &Plan,
     settings: Settings,
     progress: &Progress,
-    cancel: &CancellationToken,
+    cancel: &Cancel,
 ) -> Result<Produced, JobError> {
-    let entity_count = plan.entity_types.len();
+    let entity_count = plan.spec.entity_types.len();
     let key = plan.object_key();
     let mut snapshot = Snapshot::open(db).await?;
-    for entity in &plan.entity_types {
+    for entity in &plan.spec.entity_types {
         let rows = snapshot.count(plan.organization_id, *entity).await?;
         progress.total.fetch_add(rows, Ordering::Relaxed);
     }
     let journal = crate::exports::uploads::Journal::new(db.clone(), plan.export_request_id);
     let mut writer = storage
-        .writer(&key, encode::content_type(plan.export_format, entity_count))
+        .writer(&key, encode::content_type(plan.spec.export_format, entity_count))
         .await?
         .with_journal(std::sync::Arc::new(journal));
 
     let (rows_tx, rows_rx) = mpsc::channel::<Message>(4);
     let (bytes_tx, mut bytes_rx) = mpsc::channel::<bytes::Bytes>(4);
-    let format = plan.export_format;
+    let format = plan.spec.export_format;
     let encoder = tokio::task::spawn_blocking(move || {
         encode::run(format, entity_count, settings.options, rows_rx, bytes_tx)
     });
@@ -233,16 +239,17 @@ async fn read_all(
     plan: &Plan,
     settings: Settings,
     progress: &Progress,
-    cancel: &CancellationToken,
+    cancel: &Cancel,
     rows: mpsc::Sender<Message>,
 ) -> Result<u64, JobError> {
     let closed = |_| JobError::Encode(EncodeError::Closed);
     let deidentifier = plan
+        .spec
         .export_type
         .deidentifies()
         .then(|| deidentify::Deidentifier::new(rand::random(), Utc::now().date_naive()));
     let mut sent = 0u64;
-    for entity in &plan.entity_types {
+    for entity in &plan.spec.entity_types {
         let columns = plan.columns(*entity);
         let mut reader = EntityReader::new(
             plan.organization_id,
@@ -254,8 +261,8 @@ async fn read_all(
             .await
             .map_err(closed)?;
         loop {
-            if cancel.is_cancelled() {
-                return Err(JobError::Cancelled);
+            if let Some(reason) = cancel.reason() {
+                return Err(JobError::Cancelled(reason));
             }
             let Some(mut batch) = snapshot.next_batch(&mut reader).await? else {
                 break;

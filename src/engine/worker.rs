@@ -4,10 +4,7 @@
 //! finish within the grace period and hands back the rest.
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -17,13 +14,12 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     audit::{self, AuditEntry, AuditEvent},
     config::WorkerSettings,
-    db::Db,
-    engine::{self, JobError, Plan, Produced, Progress, Settings, encode},
-    error::AppError,
+    db::{Db, LogSafe},
+    engine::{self, Cancel, CancelReason, JobError, Plan, Produced, Progress, Settings, encode},
     exports::{
-        deletions, model,
+        deletions,
         queue::{self, Claim, Completion},
-        repo,
+        repo, stored,
     },
     metrics::METRICS,
     state::AppState,
@@ -111,10 +107,12 @@ impl Worker {
             match self.process_next(&shutdown).await {
                 Ok(Some(_)) => continue,
                 Ok(None) => {}
-                Err(error) => tracing::warn!(worker = %self.id, %error, "cannot reach the queue"),
+                Err(error) => {
+                    tracing::warn!(worker = %self.id, error = %LogSafe(&error), "cannot reach the queue")
+                }
             }
             if let Err(error) = self.fail_abandoned().await {
-                tracing::warn!(worker = %self.id, %error, "cannot sweep abandoned requests");
+                tracing::warn!(worker = %self.id, error = %LogSafe(&error), "cannot sweep abandoned requests");
             }
             tokio::select! {
                 _ = shutdown.cancelled() => {}
@@ -125,15 +123,15 @@ impl Worker {
     }
 
     /// Claims the oldest runnable request and sees it through; `None` when there was none.
-    pub async fn process_next(&self, shutdown: &CancellationToken) -> Result<Option<Outcome>, AppError> {
+    pub async fn process_next(&self, shutdown: &CancellationToken) -> Result<Option<Outcome>, sqlx::Error> {
         let settings = &self.ctx.settings;
         let Some(claim) = queue::claim(&self.ctx.db, &self.id, settings.lease, &settings.retry).await? else {
             return Ok(None);
         };
         let started = Instant::now();
         tracing::info!(worker = %self.id, export_request_id = %claim.id, attempt = claim.attempt, "export started");
-        let (result, lease_lost) = self.produce(&claim, shutdown).await;
-        let outcome = self.settle(&claim, result, lease_lost, started).await?;
+        let result = self.produce(&claim, shutdown).await;
+        let outcome = self.settle(&claim, result, started).await?;
         tracing::info!(
             worker = %self.id,
             export_request_id = %claim.id,
@@ -144,28 +142,20 @@ impl Worker {
         Ok(Some(outcome))
     }
 
-    /// Runs the engine with a heartbeat beside it; says whether the lease was lost.
-    async fn produce(
-        &self,
-        claim: &Claim,
-        shutdown: &CancellationToken,
-    ) -> (Result<Produced, JobError>, bool) {
+    /// Runs the engine with a heartbeat beside it, which stops it if the lease is lost or the
+    /// shutdown's grace period runs out.
+    async fn produce(&self, claim: &Claim, shutdown: &CancellationToken) -> Result<Produced, JobError> {
         let config = &self.ctx.settings;
-        let plan = match Plan::from_claim(claim) {
-            Ok(plan) => plan,
-            Err(error) => return (Err(error), false),
-        };
-        let settings = settings(&self.ctx.settings);
+        let plan = Plan::of(claim);
         let progress = Progress::default();
-        let cancel = CancellationToken::new();
+        let cancel = Cancel::default();
         let done = CancellationToken::new();
-        let lease_lost = AtomicBool::new(false);
         let job = async {
             let result = engine::produce(
                 &self.ctx.db,
                 &self.ctx.storage,
                 &plan,
-                settings,
+                settings(config),
                 &progress,
                 &cancel,
             )
@@ -176,18 +166,18 @@ impl Worker {
         let watch = async {
             tokio::select! {
                 _ = done.cancelled() => {}
-                _ = keep_alive(&self.ctx.db, claim, config, &progress, &lease_lost, &cancel) => {}
+                _ = keep_alive(&self.ctx.db, claim, config, &progress, &cancel) => {}
                 _ = async {
                     shutdown.cancelled().await;
                     tokio::time::sleep(config.shutdown_grace).await;
                 } => {
                     tracing::warn!(export_request_id = %claim.id, "grace period over; handing the export back");
-                    cancel.cancel();
+                    cancel.cancel(CancelReason::Shutdown);
                 }
             }
         };
         let (result, ()) = tokio::join!(job, watch);
-        (result, lease_lost.load(Ordering::Relaxed))
+        result
     }
 
     /// Records how the attempt ended (fenced: a worker that lost its lease records nothing). A
@@ -197,9 +187,8 @@ impl Worker {
         &self,
         claim: &Claim,
         result: Result<Produced, JobError>,
-        lease_lost: bool,
         started: Instant,
-    ) -> Result<Outcome, AppError> {
+    ) -> Result<Outcome, sqlx::Error> {
         let db = &self.ctx.db;
         let retry = &self.ctx.settings.retry;
         match result {
@@ -221,15 +210,15 @@ impl Worker {
                 }
                 // An earlier attempt killed between its upload and its record left a file (or,
                 // fenced out mid-upload, an upload).
-                deletions::note_in(&mut tx, claim.id, &attempt_files(claim, 1..claim.attempt)).await?;
+                deletions::note_in(&mut tx, claim.id, &claim.file_keys(1..claim.attempt)).await?;
                 audit::record_in(&mut tx, completed_entry(claim, &produced, execution_time_ms)).await?;
                 tx.commit().await?;
                 METRICS.completed(produced.row_count, produced.size, started.elapsed().as_secs_f64());
                 self.sweep_request(claim.id).await;
                 Ok(Outcome::Completed(produced))
             }
-            Err(JobError::Cancelled) if lease_lost => Ok(Outcome::LeaseLost),
-            Err(JobError::Cancelled) => {
+            Err(JobError::Cancelled(CancelReason::LeaseLost)) => Ok(Outcome::LeaseLost),
+            Err(JobError::Cancelled(CancelReason::Shutdown)) => {
                 queue::release(db, claim).await?;
                 Ok(Outcome::Released)
             }
@@ -259,7 +248,7 @@ impl Worker {
                     tx.rollback().await?;
                     return Ok(Outcome::LeaseLost);
                 }
-                deletions::note_in(&mut tx, claim.id, &attempt_files(claim, 1..claim.attempt + 1)).await?;
+                deletions::note_in(&mut tx, claim.id, &claim.file_keys(1..claim.attempt + 1)).await?;
                 audit::record_in(&mut tx, failed_entry(claim, "error")).await?;
                 tx.commit().await?;
                 METRICS.failed();
@@ -270,25 +259,18 @@ impl Worker {
     }
 
     /// The name the file downloads as.
-    async fn download_name(&self, claim: &Claim) -> Result<String, AppError> {
+    async fn download_name(&self, claim: &Claim) -> Result<String, sqlx::Error> {
         let slug = repo::organization_slug(&self.ctx.db, claim.organization_id).await?;
-        let plan = Plan::from_claim(claim).map_err(|e| AppError::internal("naming an export", e))?;
-        Ok(model::download_name(
-            &slug,
-            plan.export_type,
-            plan.export_format,
-            plan.entity_types.len(),
-            Utc::now().date_naive(),
-        ))
+        Ok(stored::download_name(&slug, &claim.spec, Utc::now().date_naive()))
     }
 
     /// Fails requests whose last attempt lost its worker, audited and with the notes of every
     /// attempt's files in the same transaction, then deletes those files.
-    async fn fail_abandoned(&self) -> Result<(), AppError> {
+    async fn fail_abandoned(&self) -> Result<(), sqlx::Error> {
         let mut tx = self.ctx.db.begin().await?;
         let abandoned = queue::fail_exhausted(&mut tx, ABANDONED).await?;
         for claim in &abandoned {
-            deletions::note_in(&mut tx, claim.id, &attempt_files(claim, 1..claim.attempt + 1)).await?;
+            deletions::note_in(&mut tx, claim.id, &claim.file_keys(1..claim.attempt + 1)).await?;
             audit::record_in(&mut tx, failed_entry(claim, "abandoned")).await?;
         }
         tx.commit().await?;
@@ -305,7 +287,7 @@ impl Worker {
         match deletions::note(&self.ctx.db, claim.id, keys).await {
             Ok(()) => self.sweep_request(claim.id).await,
             Err(error) => {
-                tracing::warn!(export_request_id = %claim.id, %error, "cannot note a fenced-out attempt's file; deleting it directly");
+                tracing::warn!(export_request_id = %claim.id, error = %LogSafe(&error), "cannot note a fenced-out attempt's file; deleting it directly");
                 for key in keys {
                     if let Err(error) = self.ctx.storage.delete(key).await {
                         tracing::error!(export_request_id = %claim.id, %error, "cannot delete a fenced-out attempt's file");
@@ -319,7 +301,7 @@ impl Worker {
     async fn sweep_request(&self, id: uuid::Uuid) {
         let retry = &self.ctx.settings.retry;
         if let Err(error) = deletions::sweep(&self.ctx.db, &self.ctx.storage, retry, Some(id)).await {
-            tracing::warn!(export_request_id = %id, %error, "cannot sweep an export's files now");
+            tracing::warn!(export_request_id = %id, error = %LogSafe(&error), "cannot sweep an export's files now");
         }
     }
 
@@ -331,7 +313,7 @@ impl Worker {
         loop {
             // An attempt outlives its lease by a heartbeat at most before it notices.
             if let Err(error) = deletions::adopt_orphaned_uploads(&self.ctx.db, settings.lease * 2).await {
-                tracing::warn!(worker = %self.id, %error, "cannot adopt orphaned uploads");
+                tracing::warn!(worker = %self.id, error = %LogSafe(&error), "cannot adopt orphaned uploads");
             }
             loop {
                 match deletions::sweep(&self.ctx.db, &self.ctx.storage, &settings.retry, None).await {
@@ -340,7 +322,7 @@ impl Worker {
                     }
                     Ok(_) => break,
                     Err(error) => {
-                        tracing::warn!(worker = %self.id, %error, "cannot sweep noted deletions");
+                        tracing::warn!(worker = %self.id, error = %LogSafe(&error), "cannot sweep noted deletions");
                         break;
                     }
                 }
@@ -353,15 +335,6 @@ impl Worker {
     }
 }
 
-/// The files attempts `attempts` of `claim` may have written (deleting what is not there is fine).
-fn attempt_files(claim: &Claim, attempts: std::ops::Range<i32>) -> Vec<ObjectKey> {
-    match Plan::from_claim(claim) {
-        Ok(plan) => attempts.map(|attempt| plan.object_key_for(attempt)).collect(),
-        // A request the catalog cannot read never got far enough to write a file.
-        Err(_) => Vec::new(),
-    }
-}
-
 /// The audit entry of a completion: ids, settings and counts, never PHI.
 fn completed_entry(claim: &Claim, produced: &Produced, execution_time_ms: i64) -> AuditEntry {
     let entry = AuditEntry::new(AuditEvent::ExportRequestCompleted)
@@ -370,13 +343,13 @@ fn completed_entry(claim: &Claim, produced: &Produced, execution_time_ms: i64) -
         .payload(serde_json::json!({
             "organization_id": claim.organization_id,
             "export_request_id": claim.id,
-            "export_type": claim.export_type,
-            "export_format": claim.export_format,
-            "entity_types": claim.entity_types.0,
+            "export_type": claim.spec.export_type.key(),
+            "export_format": claim.spec.export_format.key(),
+            "entity_types": claim.spec.entity_types.iter().map(|entity| entity.key()).collect::<Vec<_>>(),
             "row_count": produced.row_count,
             "file_size_bytes": produced.size,
             "execution_time_ms": execution_time_ms,
-            "pii_phi_filtered": Plan::from_claim(claim).is_ok_and(|plan| plan.export_type.deidentifies()),
+            "pii_phi_filtered": claim.spec.export_type.deidentifies(),
         }));
     attributed(entry, claim)
 }
@@ -426,14 +399,7 @@ impl From<&Outcome> for OutcomeKind {
 
 /// Renews the lease (and with it the takeover time) every third of it and reports progress (at most once a second) until the
 /// lease is lost, which cancels the job. Never returns otherwise.
-async fn keep_alive(
-    db: &Db,
-    claim: &Claim,
-    settings: &WorkerSettings,
-    progress: &Progress,
-    lease_lost: &AtomicBool,
-    cancel: &CancellationToken,
-) {
+async fn keep_alive(db: &Db, claim: &Claim, settings: &WorkerSettings, progress: &Progress, cancel: &Cancel) {
     let lease = settings.lease;
     let tick = (lease / 4).min(Duration::from_secs(1));
     let renew_every = lease / 3;
@@ -457,12 +423,13 @@ async fn keep_alive(
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!(export_request_id = %claim.id, "lease lost; abandoning this attempt");
-                lease_lost.store(true, Ordering::Relaxed);
-                cancel.cancel();
+                cancel.cancel(CancelReason::LeaseLost);
                 return std::future::pending().await;
             }
             // The lease may still be ours: try again next tick (the fence decides in the end).
-            Err(error) => tracing::warn!(export_request_id = %claim.id, %error, "heartbeat failed"),
+            Err(error) => {
+                tracing::warn!(export_request_id = %claim.id, error = %LogSafe(&error), "heartbeat failed")
+            }
         }
     }
 }
@@ -477,13 +444,13 @@ async fn listen(ctx: WorkerContext, shutdown: CancellationToken) {
         let mut listener = match sqlx::postgres::PgListener::connect_with(pool).await {
             Ok(listener) => listener,
             Err(error) => {
-                tracing::warn!(%error, "cannot LISTEN for new requests; polling only");
+                tracing::warn!(error = %LogSafe(&error), "cannot LISTEN for new requests; polling only");
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 continue;
             }
         };
         if let Err(error) = listener.listen(queue::CHANNEL).await {
-            tracing::warn!(%error, "cannot LISTEN for new requests; polling only");
+            tracing::warn!(error = %LogSafe(&error), "cannot LISTEN for new requests; polling only");
             tokio::time::sleep(Duration::from_secs(5)).await;
             continue;
         }
@@ -493,7 +460,7 @@ async fn listen(ctx: WorkerContext, shutdown: CancellationToken) {
                 notification = listener.recv() => match notification {
                     Ok(_) => ctx.wake.notify_waiters(),
                     Err(error) => {
-                        tracing::warn!(%error, "LISTEN connection lost; reconnecting");
+                        tracing::warn!(error = %LogSafe(&error), "LISTEN connection lost; reconnecting");
                         break;
                     }
                 },

@@ -14,7 +14,7 @@ use crate::{
 pub async fn list_export_requests(page: u32) -> Result<ExportPage, AppError> {
     use crate::{auth::Permission, exports::repo};
     let caller = crate::auth::guard::require(Permission::ViewExports).await?;
-    repo::list(&caller.state.db, caller.user.organization_id, page).await
+    Ok(repo::list(&caller.state.db, caller.user.organization_id, page).await?)
 }
 
 /// Queues a new export after checking it against the catalog. Audited.
@@ -51,7 +51,7 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
     tx.commit().await?;
     state.new_requests.notify_one();
     if let Err(error) = queue::announce(&state.db).await {
-        tracing::warn!(%error, "could not notify workers; they will find the request by polling");
+        tracing::warn!(error = %crate::db::LogSafe(&error), "could not notify workers; they will find the request by polling");
     }
     Ok(created)
 }
@@ -64,11 +64,10 @@ pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
         audit::{self, AuditEntry, AuditEvent},
         auth::Permission,
         exports::{deletions, model::ExportStatus, repo},
-        storage::ObjectKey,
     };
     let caller = crate::auth::guard::require(Permission::DeleteExports).await?;
     let (state, user) = (&caller.state, &caller.user);
-    let (request, _) = find_own(&caller, id, "delete").await?;
+    let request = find_own(&caller, id, "delete").await?;
     let being_produced = || AppError::Conflict {
         message: "This export is being produced. Delete it once it has finished.".into(),
     };
@@ -79,29 +78,13 @@ pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
     // file holding PHI is ever left without a record of it: the files are deleted right after,
     // or, if the store is down, by the workers' sweep once it is back.
     let mut tx = state.db.begin().await?;
-    // Refused if a worker claimed the request in the meantime.
+    // Refused if a worker claimed the request in the meantime; otherwise the row as it was then.
     let stored = repo::delete(&mut tx, user.organization_id, id)
         .await?
         .ok_or_else(being_produced)?;
     // Every attempt's key, not only the completed one: a worker killed after its upload leaves a
     // file nobody recorded.
-    let extension = request.export_format.extension(request.entity_types.len());
-    let mut keys: Vec<ObjectKey> = (1..=stored.attempts)
-        .map(|attempt| ObjectKey::export_file(user.organization_id, id, attempt, extension))
-        .collect();
-    if let Some(recorded) = &stored.storage_key {
-        let key = ObjectKey::parse(recorded)
-            .filter(|key| key.organization_id() == user.organization_id)
-            .ok_or_else(|| {
-                AppError::internal(
-                    "delete_export_request",
-                    format_args!("export {id} has no valid key"),
-                )
-            })?;
-        if !keys.contains(&key) {
-            keys.push(key);
-        }
-    }
+    let keys = stored.every_file_key();
     deletions::note_in(&mut tx, id, &keys).await?;
     audit::record_in(
         &mut tx,
@@ -118,7 +101,7 @@ pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
         }
         Ok(_) => {}
         Err(error) => {
-            tracing::warn!(export_request_id = %id, %error, "cannot sweep now; the workers' sweep will delete the files")
+            tracing::warn!(export_request_id = %id, error = %crate::db::LogSafe(&error), "cannot sweep now; the workers' sweep will delete the files")
         }
     }
     Ok(())
@@ -131,16 +114,13 @@ pub async fn sign_download_url(id: Uuid) -> Result<String, AppError> {
     use crate::{
         audit::{self, AuditEntry, AuditEvent},
         auth::Permission,
-        exports::{
-            model::{ExportStatus, download_name},
-            repo,
-        },
+        exports::model::ExportStatus,
         storage::ObjectKey,
     };
     let caller = crate::auth::guard::require(Permission::ViewExports).await?;
     let (state, user) = (&caller.state, &caller.user);
-    let (request, stored) = find_own(&caller, id, "sign").await?;
-    if request.status != ExportStatus::Completed {
+    let stored = find_own(&caller, id, "sign").await?;
+    if stored.status != ExportStatus::Completed {
         return Err(AppError::Conflict {
             message: "This export is not ready to download yet.".into(),
         });
@@ -153,18 +133,13 @@ pub async fn sign_download_url(id: Uuid) -> Result<String, AppError> {
         .ok_or_else(|| {
             AppError::internal("sign_download_url", format_args!("export {id} has no valid key"))
         })?;
-    let slug = repo::organization_slug(&state.db, user.organization_id).await?;
-    let name = download_name(
-        &slug,
-        request.export_type,
-        request.export_format,
-        request.entity_types.len(),
-        request.completed_at.unwrap_or(request.requested_at).date_naive(),
-    );
+    let name = stored.file_name.as_deref().ok_or_else(|| {
+        AppError::internal("sign_download_url", format_args!("export {id} has no file name"))
+    })?;
     let ttl = state.config.signed_url_ttl;
     let url = state
         .storage
-        .signed_get_url(&key, ttl, &name)
+        .signed_get_url(&key, ttl, name)
         .map_err(|e| AppError::internal("signing a download URL", e))?;
     audit::record(
         &state.db,
@@ -184,7 +159,7 @@ async fn find_own(
     caller: &crate::auth::guard::Authorized,
     id: Uuid,
     action: &str,
-) -> Result<(ExportRequest, crate::exports::repo::Stored), AppError> {
+) -> Result<crate::exports::stored::StoredRequest, AppError> {
     use crate::audit::{self, AuditEntry, AuditEvent};
     let (state, user) = (&caller.state, &caller.user);
     if let Some(found) = crate::exports::repo::find(&state.db, user.organization_id, id).await? {

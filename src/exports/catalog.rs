@@ -103,6 +103,26 @@ pub struct ValidExport {
     pub entity_types: Vec<EntityType>,
 }
 
+impl ValidExport {
+    /// The file's extension: several entity types in CSV travel as one ZIP of CSVs.
+    pub fn extension(&self) -> &'static str {
+        self.export_format.extension(self.entity_types.len())
+    }
+}
+
+/// Reads a stored request's keys back under the same rules as a submitted one.
+pub fn check(
+    export_type: &str,
+    export_format: &str,
+    entity_types: &[String],
+) -> Result<ValidExport, AppError> {
+    validate(&NewExport {
+        export_type: export_type.to_owned(),
+        export_format: export_format.to_owned(),
+        entity_types: entity_types.to_vec(),
+    })
+}
+
 /// Checks a submitted request against the catalog; errors name the offending field.
 pub fn validate(input: &NewExport) -> Result<ValidExport, AppError> {
     let export_type = ExportType::from_key(input.export_type.trim())

@@ -14,4 +14,6 @@ pub mod queue;
 #[cfg(feature = "ssr")]
 pub mod repo;
 #[cfg(feature = "ssr")]
+pub mod stored;
+#[cfg(feature = "ssr")]
 pub mod uploads;

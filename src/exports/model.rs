@@ -45,11 +45,6 @@ impl ExportStatus {
     pub fn from_key(key: &str) -> Option<ExportStatus> {
         ExportStatus::ALL.into_iter().find(|status| status.key() == key)
     }
-
-    /// Still waiting for, or in the hands of, a worker.
-    pub fn is_active(self) -> bool {
-        matches!(self, ExportStatus::Pending | ExportStatus::Processing)
-    }
 }
 
 /// The file format of an export.
@@ -102,22 +97,6 @@ pub enum ExportType {
     SelectedRecords,
     DeidentifiedDataset,
     AuditTrail,
-}
-
-/// The name a finished export downloads as: `<organisation>-<export-type>-<date>.<extension>`.
-pub fn download_name(
-    organization_slug: &str,
-    export_type: ExportType,
-    export_format: ExportFormat,
-    entity_count: usize,
-    date: chrono::NaiveDate,
-) -> String {
-    format!(
-        "{organization_slug}-{}-{}.{}",
-        export_type.key().replace('_', "-"),
-        date.format("%Y-%m-%d"),
-        export_format.extension(entity_count)
-    )
 }
 
 /// One row of the exports table.

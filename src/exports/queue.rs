@@ -11,26 +11,15 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sqlx::types::Json;
-use uuid::Uuid;
 
 use crate::{
     db::{Db, Tx, now, with_db, with_tx},
+    exports::stored::{COLUMNS, StoredRequest},
     retry::RetryPolicy,
 };
 
-/// A request in a worker's hands.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct Claim {
-    pub id: Uuid,
-    pub organization_id: Uuid,
-    pub requested_by: Option<Uuid>,
-    pub attempt: i32,
-    pub max_attempts: i32,
-    pub export_type: String,
-    pub export_format: String,
-    pub entity_types: Json<Vec<String>>,
-}
+/// A request in a worker's hands: the stored request, as claimed (its `attempt` is this one).
+pub type Claim = StoredRequest;
 
 /// What a finished export records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +36,6 @@ const RUNNABLE: &str = "(status = 'pending' AND run_at <= $3) \
                             AND attempt < max_attempts)";
 const CLAIMED: &str = "status = 'processing', attempt = attempt + 1, locked_by = $1, lease_expires_at = $2, \
                        started_at = $3, progress = 0, error = NULL";
-const RETURNED: &str =
-    "id, organization_id, requested_by, attempt, max_attempts, export_type, export_format, entity_types";
 
 /// The Postgres channel a new request is announced on (workers LISTEN; polling backs it up).
 pub const CHANNEL: &str = "pf_export_requests";
@@ -70,7 +57,7 @@ pub async fn claim(
         // Sets when the attempt may be taken over; if this fails the lease still holds, and the
         // first heartbeat tries again.
         if let Err(error) = heartbeat(db, claim, lease, retry).await {
-            tracing::warn!(export_request_id = %claim.id, %error, "cannot record the claim's back-off yet");
+            tracing::warn!(export_request_id = %claim.id, error = %crate::db::LogSafe(&error), "cannot record the claim's back-off yet");
         }
     }
     Ok(claim)
@@ -86,7 +73,7 @@ async fn claim_next(db: &Db, worker: &str, lease: Duration) -> Result<Option<Cla
                 "UPDATE pf_export_requests SET {CLAIMED} WHERE id = (\
                    SELECT id FROM pf_export_requests WHERE {RUNNABLE} \
                    ORDER BY run_at, requested_at, id LIMIT 1) \
-                 RETURNING {RETURNED}"
+                 RETURNING {COLUMNS}"
             ))
             .bind(worker)
             .bind(expires)
@@ -102,7 +89,7 @@ async fn claim_next(db: &Db, worker: &str, lease: Duration) -> Result<Option<Cla
                    ORDER BY run_at, requested_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
                  UPDATE pf_export_requests SET {CLAIMED} FROM next WHERE pf_export_requests.id = next.id \
                  RETURNING {}",
-                RETURNED
+                COLUMNS
                     .split(", ")
                     .map(|column| format!("pf_export_requests.{column}"))
                     .collect::<Vec<_>>()
@@ -299,7 +286,7 @@ pub async fn fail_exhausted(tx: &mut Tx, message: &str) -> Result<Vec<Claim>, sq
             "UPDATE pf_export_requests SET status = 'failed', error = $1, completed_at = $2, \
              locked_by = NULL, lease_expires_at = NULL \
              WHERE status = 'processing' AND lease_expires_at < $2 AND attempt >= max_attempts \
-             RETURNING {RETURNED}"
+             RETURNING {COLUMNS}"
         ))
         .bind(message)
         .bind(at)

@@ -1,4 +1,6 @@
 //! `pf_export_requests` queries for the server functions, always scoped to one organisation.
+//! Like every repository, they fail with `sqlx::Error`, which carries its cause; it becomes the
+//! user's `AppError` (logged once) where a server function returns it.
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
@@ -6,80 +8,16 @@ use uuid::Uuid;
 
 use crate::{
     db::{Db, Tx, now, with_db, with_tx},
-    error::AppError,
     exports::{
         catalog::ValidExport,
-        model::{ExportFormat, ExportPage, ExportRequest, ExportStatus, ExportType},
+        model::{ExportPage, ExportRequest, ExportStatus},
+        stored::{COLUMNS, StoredRequest},
     },
-    records::EntityType,
     retry::DEFAULT_MAX_ATTEMPTS,
 };
 
 /// Rows per page of the exports table.
 pub const PAGE_SIZE: u32 = 25;
-
-const COLUMNS: &str = "id, export_type, export_format, entity_types, status, progress, row_count, \
-                       file_size_bytes, error, requested_at, completed_at, storage_key, attempt";
-
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: Uuid,
-    export_type: String,
-    export_format: String,
-    entity_types: Json<Vec<String>>,
-    status: String,
-    progress: i32,
-    row_count: Option<i64>,
-    file_size_bytes: Option<i64>,
-    error: Option<String>,
-    requested_at: DateTime<Utc>,
-    completed_at: Option<DateTime<Utc>>,
-    storage_key: Option<String>,
-    attempt: i32,
-}
-
-/// Where a request's files are: the completed file's key, and how many attempts may have
-/// written one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stored {
-    pub storage_key: Option<String>,
-    pub attempts: i32,
-}
-
-impl Row {
-    fn into_request(self) -> Result<(ExportRequest, Stored), AppError> {
-        let corrupt = || {
-            AppError::internal(
-                "export request row",
-                format_args!("unknown value in row {}", self.id),
-            )
-        };
-        let request = ExportRequest {
-            id: self.id,
-            export_type: ExportType::from_key(&self.export_type).ok_or_else(corrupt)?,
-            export_format: ExportFormat::from_key(&self.export_format).ok_or_else(corrupt)?,
-            entity_types: self
-                .entity_types
-                .0
-                .iter()
-                .map(|key| EntityType::from_key(key))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(corrupt)?,
-            status: ExportStatus::from_key(&self.status).ok_or_else(corrupt)?,
-            progress: self.progress,
-            row_count: self.row_count,
-            file_size_bytes: self.file_size_bytes,
-            error: self.error,
-            requested_at: self.requested_at,
-            completed_at: self.completed_at,
-        };
-        let stored = Stored {
-            storage_key: self.storage_key,
-            attempts: self.attempt,
-        };
-        Ok((request, stored))
-    }
-}
 
 /// Queues a new request with the default attempt budget (no limits: for tools and tests; people
 /// go through the server function).
@@ -88,7 +26,7 @@ pub async fn insert(
     organization_id: Uuid,
     requested_by: Uuid,
     export: &ValidExport,
-) -> Result<ExportRequest, AppError> {
+) -> Result<ExportRequest, sqlx::Error> {
     let mut tx = db.begin().await?;
     let created = insert_in(
         &mut tx,
@@ -109,11 +47,11 @@ pub async fn insert_in(
     requested_by: Uuid,
     export: &ValidExport,
     max_attempts: i32,
-) -> Result<ExportRequest, AppError> {
+) -> Result<ExportRequest, sqlx::Error> {
     let id = Uuid::new_v4();
     let at = now();
     let entities: Vec<&str> = export.entity_types.iter().map(|entity| entity.key()).collect();
-    with_tx!(tx, pool => {
+    with_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO pf_export_requests \
              (id, organization_id, requested_by, export_type, export_format, entity_types, status, \
@@ -129,9 +67,9 @@ pub async fn insert_in(
         .bind(max_attempts)
         .bind(at)
         .bind(export.export_type.deidentifies())
-        .execute(pool)
+        .execute(conn)
         .await
-        .map(|done| done.rows_affected())
+        .map(drop)
     })?;
     Ok(ExportRequest {
         id,
@@ -167,7 +105,7 @@ pub async fn recent_requests(
     organization_id: Uuid,
     user_id: Uuid,
     since: DateTime<Utc>,
-) -> Result<RecentRequests, AppError> {
+) -> Result<RecentRequests, sqlx::Error> {
     let (by_user, by_organization): (i64, i64) = with_tx!(tx, conn => {
         sqlx::query_as(
             "SELECT COUNT(CASE WHEN actor_id = $2 THEN 1 END), COUNT(*) FROM pf_audit_logs \
@@ -196,10 +134,10 @@ pub async fn recent_requests(
 }
 
 /// One page of the organisation's requests, newest first.
-pub async fn list(db: &Db, organization_id: Uuid, page: u32) -> Result<ExportPage, AppError> {
+pub async fn list(db: &Db, organization_id: Uuid, page: u32) -> Result<ExportPage, sqlx::Error> {
     let page = page.max(1);
     let offset = i64::from(page - 1) * i64::from(PAGE_SIZE);
-    let rows: Vec<Row> = with_db!(db, pool => {
+    let rows: Vec<StoredRequest> = with_db!(db, pool => {
         sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM pf_export_requests WHERE organization_id = $1 \
              ORDER BY requested_at DESC, id DESC LIMIT $2 OFFSET $3"
@@ -221,12 +159,8 @@ pub async fn list(db: &Db, organization_id: Uuid, page: u32) -> Result<ExportPag
         .fetch_one(pool)
         .await
     })?;
-    let items = rows
-        .into_iter()
-        .map(|row| row.into_request().map(|(request, _)| request))
-        .collect::<Result<_, _>>()?;
     Ok(ExportPage {
-        items,
+        items: rows.iter().map(StoredRequest::view).collect(),
         page,
         page_size: PAGE_SIZE,
         total: total as u64,
@@ -234,14 +168,10 @@ pub async fn list(db: &Db, organization_id: Uuid, page: u32) -> Result<ExportPag
     })
 }
 
-/// The organisation's request `id` and where its files are; `None` for a missing id or another
-/// organisation's (indistinguishable on purpose).
-pub async fn find(
-    db: &Db,
-    organization_id: Uuid,
-    id: Uuid,
-) -> Result<Option<(ExportRequest, Stored)>, AppError> {
-    let row: Option<Row> = with_db!(db, pool => {
+/// The organisation's request `id`; `None` for a missing id or another organisation's
+/// (indistinguishable on purpose).
+pub async fn find(db: &Db, organization_id: Uuid, id: Uuid) -> Result<Option<StoredRequest>, sqlx::Error> {
+    with_db!(db, pool => {
         sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM pf_export_requests WHERE id = $1 AND organization_id = $2"
         ))
@@ -249,35 +179,34 @@ pub async fn find(
         .bind(organization_id)
         .fetch_optional(pool)
         .await
-    })?;
-    row.map(Row::into_request).transpose()
+    })
 }
 
 /// Deletes, inside `tx`, the organisation's request `id` unless a worker is producing it; returns
-/// where its files were as the row said at that moment, or `None` when nothing was deleted.
-pub async fn delete(tx: &mut Tx, organization_id: Uuid, id: Uuid) -> Result<Option<Stored>, AppError> {
-    let deleted: Option<(Option<String>, i32)> = with_tx!(tx, conn => {
-        sqlx::query_as(
+/// it as it was at that moment, or `None` when nothing was deleted.
+pub async fn delete(
+    tx: &mut Tx,
+    organization_id: Uuid,
+    id: Uuid,
+) -> Result<Option<StoredRequest>, sqlx::Error> {
+    with_tx!(tx, conn => {
+        sqlx::query_as(&format!(
             "DELETE FROM pf_export_requests WHERE id = $1 AND organization_id = $2 AND status <> 'processing' \
-             RETURNING storage_key, attempt",
-        )
+             RETURNING {COLUMNS}"
+        ))
         .bind(id)
         .bind(organization_id)
         .fetch_optional(conn)
         .await
-    })?;
-    Ok(deleted.map(|(storage_key, attempts)| Stored {
-        storage_key,
-        attempts,
-    }))
+    })
 }
 
 /// The organisation's slug, for download file names.
-pub async fn organization_slug(db: &Db, organization_id: Uuid) -> Result<String, AppError> {
-    Ok(with_db!(db, pool => {
+pub async fn organization_slug(db: &Db, organization_id: Uuid) -> Result<String, sqlx::Error> {
+    with_db!(db, pool => {
         sqlx::query_scalar("SELECT slug FROM organizations WHERE id = $1")
             .bind(organization_id)
             .fetch_one(pool)
             .await
-    })?)
+    })
 }

@@ -2,14 +2,17 @@
 
 use leptos::prelude::*;
 
-use crate::ui::session::use_session;
+use crate::{
+    routes::{EXPORTS_PAGE, LOGIN_PAGE},
+    ui::session::use_session,
+};
 
 /// Top bar with the product name and the user menu, then the routed page.
 #[component]
 pub fn AppLayout(children: Children) -> impl IntoView {
     view! {
         <header class="topbar">
-            <a class="brand" href="/settings/exports">
+            <a class="brand" href=EXPORTS_PAGE>
                 <span class="brand-mark" aria-hidden="true">"⇪"</span>
                 "Exports"
             </a>
@@ -36,7 +39,7 @@ fn UserMenu() -> impl IntoView {
                             </ActionForm>
                         }
                             .into_any(),
-                        _ => view! { <a class="btn btn-secondary btn-small" href="/login">"Sign in"</a> }.into_any(),
+                        _ => view! { <a class="btn btn-secondary btn-small" href=LOGIN_PAGE>"Sign in"</a> }.into_any(),
                     }
                 })}
             </Transition>

@@ -8,18 +8,17 @@ use crate::{
     error::AppError,
 };
 
-/// The signed-in user, the sign-out action, and a way to ask for the user again.
+/// The signed-in user and the sign-out action.
 #[derive(Clone, Copy)]
 pub struct Session {
     pub logout: ServerAction<Logout>,
     pub user: Resource<Result<Option<CurrentUser>, AppError>>,
-    changed: RwSignal<u64>,
 }
 
 impl Session {
     /// Refetches the user: call after anything that changes who is signed in.
     pub fn refresh(&self) {
-        self.changed.update(|n| *n += 1);
+        self.user.refetch();
     }
 }
 
@@ -27,16 +26,9 @@ impl Session {
 #[component]
 pub fn SessionProvider(children: Children) -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
-    let changed = RwSignal::new(0);
-    let user = Resource::new(
-        move || (changed.get(), logout.version().get()),
-        |_| current_user(),
-    );
-    provide_context(Session {
-        logout,
-        user,
-        changed,
-    });
+    // Keyed on sign-outs; sign-ins call `Session::refresh`.
+    let user = Resource::new(move || logout.version().get(), |_| current_user());
+    provide_context(Session { logout, user });
     children()
 }
 

@@ -7,7 +7,14 @@ use leptos::prelude::*;
 
 use crate::{
     auth::Permission,
-    ui::{components::icons::LockIcon, session::use_session},
+    routes::LOGIN_PAGE,
+    ui::{
+        components::{
+            error_message::{ErrorMessage, ErrorPlace},
+            icons::LockIcon,
+        },
+        session::use_session,
+    },
 };
 
 /// Renders `children` when the signed-in user holds `permission`. Otherwise a lock icon and an
@@ -43,15 +50,12 @@ pub fn PermissionGate(
                             <LockIcon />
                             <h2>"Please sign in"</h2>
                             <p>"Sign in to see your organisation's data exports."</p>
-                            <a class="btn btn-primary" href="/login">"Sign in"</a>
+                            <a class="btn btn-primary" href=LOGIN_PAGE>"Sign in"</a>
                         </div>
                     }
                         .into_any(),
                     Err(error) => view! {
-                        <div class="gate gate-error" role="alert">
-                            <h2>"Something went wrong"</h2>
-                            <p>{error.to_string()}</p>
-                        </div>
+                        <ErrorMessage place=ErrorPlace::Section title="Something went wrong" message=error.to_string() />
                     }
                         .into_any(),
                 }

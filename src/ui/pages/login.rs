@@ -3,7 +3,10 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::{auth::Login, ui::session::use_session};
+use crate::{
+    auth::Login,
+    ui::{components::error_message::ErrorMessage, session::use_session},
+};
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -32,7 +35,7 @@ pub fn LoginPage() -> impl IntoView {
                     <label for="password">"Password"</label>
                     <input id="password" type="password" name="password" autocomplete="current-password" required />
                 </div>
-                {move || error().map(|error| view! { <p class="form-error" role="alert">{error.to_string()}</p> })}
+                {move || error().map(|error| view! { <ErrorMessage message=error.to_string() /> })}
                 <button type="submit" class="btn btn-primary btn-block" disabled=move || login.pending().get()>
                     "Sign in"
                 </button>

@@ -3,6 +3,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::routes::EXPORTS_PAGE;
+
 /// "Page not found", with a 404 status when rendered on the server.
 #[component]
 pub fn NotFound() -> impl IntoView {
@@ -17,7 +19,7 @@ pub fn NotFound() -> impl IntoView {
             <h1>"Page not found"</h1>
             <p>"There is nothing at this address."</p>
             <p>
-                <a href="/settings/exports">"Go to Data Exports"</a>
+                <a href=EXPORTS_PAGE>"Go to Data Exports"</a>
             </p>
         </section>
     }

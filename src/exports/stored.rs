@@ -1,0 +1,172 @@
+//! An export request as stored: its row decoded once into typed values (the list, the worker's
+//! claim, the download and the deletion all read it so), and the one home of its files' keys and
+//! download name.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::{
+    exports::{
+        catalog::{self, ValidExport},
+        model::{ExportRequest, ExportStatus},
+    },
+    storage::ObjectKey,
+};
+
+/// The columns a [`StoredRequest`] is read from, in any query that returns one.
+pub const COLUMNS: &str = "id, organization_id, requested_by, export_type, export_format, entity_types, \
+                           status, progress, row_count, file_size_bytes, error, requested_at, completed_at, \
+                           storage_key, file_name, attempt, max_attempts";
+
+/// A row of `pf_export_requests`, typed and checked against the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRequest {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    /// `None` once the requesting user has been deleted.
+    pub requested_by: Option<Uuid>,
+    pub spec: ValidExport,
+    pub status: ExportStatus,
+    pub progress: i32,
+    pub row_count: Option<i64>,
+    pub file_size_bytes: Option<i64>,
+    /// A message safe to show the user.
+    pub error: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// The completed file's key.
+    pub storage_key: Option<String>,
+    /// The name the completed file downloads as.
+    pub file_name: Option<String>,
+    /// Attempts so far: each may have written a file of its own.
+    pub attempt: i32,
+    pub max_attempts: i32,
+}
+
+/// The row as the database holds it.
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    organization_id: Uuid,
+    requested_by: Option<Uuid>,
+    export_type: String,
+    export_format: String,
+    entity_types: Json<Vec<String>>,
+    status: String,
+    progress: i32,
+    row_count: Option<i64>,
+    file_size_bytes: Option<i64>,
+    error: Option<String>,
+    requested_at: DateTime<Utc>,
+    completed_at: Option<DateTime<Utc>>,
+    storage_key: Option<String>,
+    file_name: Option<String>,
+    attempt: i32,
+    max_attempts: i32,
+}
+
+/// A stored value the catalog does not know (written by hand, or by a newer version).
+#[derive(Debug, thiserror::Error)]
+#[error("export request {id}: {column} holds a value the catalog does not know")]
+pub struct CorruptRow {
+    id: Uuid,
+    column: &'static str,
+}
+
+impl TryFrom<Row> for StoredRequest {
+    type Error = CorruptRow;
+
+    fn try_from(row: Row) -> Result<Self, CorruptRow> {
+        let corrupt = |column| CorruptRow { id: row.id, column };
+        let spec = catalog::check(&row.export_type, &row.export_format, &row.entity_types.0)
+            .map_err(|_| corrupt("export_type, export_format or entity_types"))?;
+        let status = ExportStatus::from_key(&row.status).ok_or_else(|| corrupt("status"))?;
+        Ok(StoredRequest {
+            id: row.id,
+            organization_id: row.organization_id,
+            requested_by: row.requested_by,
+            spec,
+            status,
+            progress: row.progress,
+            row_count: row.row_count,
+            file_size_bytes: row.file_size_bytes,
+            error: row.error,
+            requested_at: row.requested_at,
+            completed_at: row.completed_at,
+            storage_key: row.storage_key,
+            file_name: row.file_name,
+            attempt: row.attempt,
+            max_attempts: row.max_attempts,
+        })
+    }
+}
+
+/// Decoded straight from a query: `sqlx::query_as::<_, StoredRequest>(…COLUMNS…)`.
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for StoredRequest
+where
+    Row: sqlx::FromRow<'r, R>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Row::from_row(row)?
+            .try_into()
+            .map_err(|error: CorruptRow| sqlx::Error::Decode(Box::new(error)))
+    }
+}
+
+impl StoredRequest {
+    /// The request as the exports table shows it.
+    pub fn view(&self) -> ExportRequest {
+        ExportRequest {
+            id: self.id,
+            export_type: self.spec.export_type,
+            export_format: self.spec.export_format,
+            entity_types: self.spec.entity_types.clone(),
+            status: self.status,
+            progress: self.progress,
+            row_count: self.row_count,
+            file_size_bytes: self.file_size_bytes,
+            error: self.error.clone(),
+            requested_at: self.requested_at,
+            completed_at: self.completed_at,
+        }
+    }
+
+    /// Where attempt `attempt` writes its file: each attempt its own key, so an attempt that lost
+    /// its claim never overwrites or deletes the file of the one that replaced it.
+    pub fn file_key(&self, attempt: i32) -> ObjectKey {
+        file_key(self.organization_id, self.id, attempt, &self.spec)
+    }
+
+    /// The keys attempts `attempts` may have written (deleting what is not there is fine).
+    pub fn file_keys(&self, attempts: std::ops::Range<i32>) -> Vec<ObjectKey> {
+        attempts.map(|attempt| self.file_key(attempt)).collect()
+    }
+
+    /// Every key any attempt may have written, and the recorded one if it is another.
+    pub fn every_file_key(&self) -> Vec<ObjectKey> {
+        let mut keys = self.file_keys(1..self.attempt + 1);
+        if let Some(recorded) = self.storage_key.as_deref().and_then(ObjectKey::parse)
+            && recorded.organization_id() == self.organization_id
+            && !keys.contains(&recorded)
+        {
+            keys.push(recorded);
+        }
+        keys
+    }
+}
+
+/// Where attempt `attempt` of request `id` writes: `<organisation>/<request>/export-<attempt>.<extension>`.
+pub fn file_key(organization_id: Uuid, id: Uuid, attempt: i32, spec: &ValidExport) -> ObjectKey {
+    ObjectKey::export_file(organization_id, id, attempt, spec.extension())
+}
+
+/// The name a finished export downloads as: `<organisation>-<export-type>-<date>.<extension>`.
+pub fn download_name(organization_slug: &str, spec: &ValidExport, date: NaiveDate) -> String {
+    format!(
+        "{organization_slug}-{}-{}.{}",
+        spec.export_type.key().replace('_', "-"),
+        date.format("%Y-%m-%d"),
+        spec.extension()
+    )
+}

@@ -1,0 +1,92 @@
+//! `ExportRequestForm`: the New Export dialog, a native modal `<dialog>` (focus stays inside,
+//! Esc closes, focus returns to the button that opened it). Choosing the export type narrows
+//! the formats and entity types to what the catalog offers.
+
+mod choice;
+mod fields;
+
+use leptos::{html, prelude::*};
+
+use self::{
+    choice::Choice,
+    fields::{EntityTypesField, ExportTypeField, FieldError, FormatField},
+};
+use crate::{
+    error::AppError, exports::api::CreateExportRequest, ui::components::error_message::ErrorMessage,
+};
+
+#[component]
+pub fn ExportRequestForm(
+    action: ServerAction<CreateExportRequest>,
+    dialog: NodeRef<html::Dialog>,
+    /// Gets focus back when the dialog closes.
+    opener: NodeRef<html::Button>,
+) -> impl IntoView {
+    let choice = Choice::new();
+    let pending = action.pending();
+    let close = move || {
+        if let Some(dialog) = dialog.get_untracked() {
+            dialog.close();
+        }
+    };
+    // A created export closes the dialog and clears the entity types for next time.
+    Effect::watch(
+        move || action.version().get(),
+        move |_, _, _| {
+            if matches!(action.value().get_untracked(), Some(Ok(_))) {
+                close();
+                choice.clear_entity_types();
+            }
+        },
+        false,
+    );
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        if !pending.get_untracked() {
+            action.dispatch(CreateExportRequest {
+                request: choice.request(),
+            });
+        }
+    };
+
+    view! {
+        <dialog
+            node_ref=dialog
+            class="modal"
+            aria-labelledby="new-export-title"
+            on:close=move |_| {
+                if let Some(opener) = opener.get_untracked() {
+                    let _ = opener.focus();
+                }
+            }
+        >
+            <form class="modal-body" on:submit=submit novalidate>
+                <h2 id="new-export-title">"New export"</h2>
+                <ExportTypeField choice />
+                <FieldError action field="export_type" />
+                <FormatField choice />
+                <FieldError action field="export_format" />
+                <EntityTypesField choice />
+                <FieldError action field="entity_types" />
+                <FormError action />
+                <div class="modal-actions">
+                    <button type="button" class="btn btn-secondary" on:click=move |_| close()>
+                        "Cancel"
+                    </button>
+                    <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
+                        {move || if pending.get() { "Requesting…" } else { "Request export" }}
+                    </button>
+                </div>
+            </form>
+        </dialog>
+    }
+}
+
+/// Why the request was refused, unless a field's error says it already.
+#[component]
+fn FormError(action: ServerAction<CreateExportRequest>) -> impl IntoView {
+    move || match action.value().get() {
+        Some(Err(AppError::Validation { .. })) | Some(Ok(_)) | None => None,
+        Some(Err(error)) => Some(view! { <ErrorMessage message=error.to_string() /> }),
+    }
+}

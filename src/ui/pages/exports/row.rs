@@ -1,0 +1,39 @@
+//! One export request as a table row: what was requested, its status and when, and its actions.
+
+use leptos::prelude::*;
+
+use super::{actions::RowActions, table::COLUMNS};
+use crate::{
+    exports::{api::DeleteExportRequest, model::ExportRequest},
+    ui::components::{local_time::LocalTime, status_badge::StatusBadge},
+};
+
+#[component]
+pub(super) fn ExportRow(request: ExportRequest, delete: ServerAction<DeleteExportRequest>) -> impl IntoView {
+    let [
+        type_column,
+        format_column,
+        entities_column,
+        status_column,
+        requested_column,
+    ] = COLUMNS;
+    let entity_names: Vec<&str> = request.entity_types.iter().map(|entity| entity.label()).collect();
+    view! {
+        <tr data-status=request.status.key()>
+            <td data-label=type_column>{request.export_type.label()}</td>
+            <td data-label=format_column>
+                <span class="format">{request.export_format.label()}</span>
+            </td>
+            <td data-label=entities_column>{entity_names.join(", ")}</td>
+            <td data-label=status_column>
+                <StatusBadge status=request.status progress=request.progress error=request.error />
+            </td>
+            <td data-label=requested_column>
+                <LocalTime at=request.requested_at />
+            </td>
+            <td class="actions-cell">
+                <RowActions id=request.id status=request.status delete />
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,34 @@
+//! The table of export requests: its column headers and one row per request.
+
+use leptos::prelude::*;
+
+use super::row::ExportRow;
+use crate::exports::{api::DeleteExportRequest, model::ExportRequest};
+
+/// The columns, in order; each row's cells repeat their column's name for phone widths, where
+/// the table becomes stacked cards and the header is hidden.
+pub(super) const COLUMNS: [&str; 5] = ["Export type", "Format", "Entity types", "Status", "Requested"];
+
+#[component]
+pub(super) fn ExportsTable(
+    requests: Vec<ExportRequest>,
+    delete: ServerAction<DeleteExportRequest>,
+) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="data-table">
+                <thead>
+                    <tr>
+                        {COLUMNS.map(|column| view! { <th scope="col">{column}</th> })}
+                        <th scope="col" class="actions-col">
+                            <span class="visually-hidden">"Actions"</span>
+                        </th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {requests.into_iter().map(|request| view! { <ExportRow request delete /> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
