@@ -123,7 +123,7 @@ fn run(cli: Cli) -> CliResult {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let seed_demo = config.seed_demo;
+        let seed_demo = config.server.seed_demo;
         let state = AppState::connect(config).await?;
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => {

@@ -60,6 +60,11 @@ impl RetryPolicy {
             .collect()
     }
 
+    /// The waits after the 1st, 2nd, … failure, before jitter.
+    pub fn steps(&self) -> &[Duration] {
+        &self.steps
+    }
+
     /// The wait after failure number `failures` (1-based), before jitter.
     pub fn nominal(&self, failures: i32) -> Duration {
         let index = usize::try_from(failures.max(1) - 1).unwrap_or(0);

@@ -7,7 +7,7 @@ use axum::extract::FromRef;
 use leptos::prelude::{LeptosOptions, use_context};
 
 use crate::{
-    config::{Config, StorageSettings},
+    config::{Config, StorageBackend},
     db::{Db, redact_url},
     error::AppError,
     storage::{ObjectStore, fs::FsStore, s3::S3Store},
@@ -43,8 +43,8 @@ impl AppState {
 
     /// Connects to the configured database and brings its schema up to date.
     pub async fn connect(config: Config) -> Result<AppState, Box<dyn std::error::Error>> {
-        let url = &config.database_url;
-        let db = Db::connect(url, config.database_max_connections)
+        let url = &config.server.database_url;
+        let db = Db::connect(url, config.server.database_max_connections)
             .await
             .map_err(|e| format!("cannot connect to the database at {}: {e}", redact_url(url)))?;
         db.migrate()
@@ -58,18 +58,18 @@ impl AppState {
 /// Opens the configured object store; the local store's signing key comes from the
 /// configuration, or (development only) from a key generated once under the data directory.
 async fn open_storage(config: &Config) -> Result<ObjectStore, Box<dyn std::error::Error>> {
-    match &config.storage {
-        StorageSettings::Fs { root, bucket } => {
-            let secret = match &config.signing_secret {
+    match &config.storage.backend {
+        StorageBackend::Fs { root, bucket } => {
+            let secret = match &config.storage.signing_secret {
                 Some(secret) => secret.as_bytes().to_vec(),
-                None => development_signing_key(&config.data_dir).await?,
+                None => development_signing_key(&config.server.data_dir).await?,
             };
             let store = FsStore::open(root, bucket, secret)
                 .await
                 .map_err(|e| format!("cannot open the object store at {}: {e}", root.display()))?;
             Ok(ObjectStore::Fs(store))
         }
-        StorageSettings::S3(settings) => Ok(ObjectStore::S3(S3Store::new(settings)?)),
+        StorageBackend::S3(settings) => Ok(ObjectStore::S3(S3Store::new(settings)?)),
     }
 }
 

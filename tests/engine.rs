@@ -888,7 +888,7 @@ async fn slow_export_setup(backend: Backend) -> (TestApp, Vec<(&'static str, Str
     let app = TestApp::with_env(backend, &[("STORAGE_URL", &storage_url)]).await;
     data_exports::seed::demo(&app.state.db, 10_000).await.unwrap();
     let env = vec![
-        ("DATABASE_URL", app.state.config.database_url.clone()),
+        ("DATABASE_URL", app.state.config.server.database_url.clone()),
         ("STORAGE_URL", storage_url),
         ("EXPORT_BATCH_ROWS", "1".to_owned()),
         ("WORKER_LEASE_SECS", "2".to_owned()),
@@ -946,6 +946,20 @@ async fn a_worker_killed_mid_export_is_replaced_and_the_export_completes_once(ba
         assert!(Instant::now() < deadline, "the second worker never finished");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    // The completion noted the dead attempt's file; the worker deletes it right after committing.
+    loop {
+        let noted: i64 = with_db!(&app.state.db, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM pf_object_deletions").fetch_one(pool).await.unwrap()
+        });
+        if noted == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dead attempt's file was never deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(
         files_under(&export_dir),
         vec!["export-2.zip".to_owned()],
@@ -974,7 +988,7 @@ async fn a_worker_killed_mid_upload_leaves_no_parts_on_s3(backend: Backend) {
     data_exports::seed::demo(&app.state.db, 40_000).await.unwrap();
     let mut env = s3.clone();
     env.extend([
-        ("DATABASE_URL", app.state.config.database_url.clone()),
+        ("DATABASE_URL", app.state.config.server.database_url.clone()),
         ("EXPORT_BATCH_ROWS", "20".to_owned()),
         ("WORKER_LEASE_SECS", "2".to_owned()),
         ("WORKER_RETRY_BACKOFF_SECS", "1".to_owned()),
@@ -1098,6 +1112,7 @@ async fn files_of_attempts_killed_after_their_upload_are_removed(backend: Backen
     let export_dir = app
         .state
         .config
+        .server
         .data_dir
         .join(format!("storage/pf-exports/{organization_id}"));
     let files = |id: Uuid| -> Vec<String> {

@@ -144,7 +144,7 @@ async fn a_failed_upload_leaves_nothing(store: Store) {
     assert!(result.is_err());
     assert!(!storage.exists(&key).await.unwrap());
     let leftovers = match store {
-        Store::Fs => files_under(&app.state.config.data_dir.join("storage")),
+        Store::Fs => files_under(&app.state.config.server.data_dir.join("storage")),
         Store::S3 => files_under(std::path::Path::new(&env("TEST_S3_ROOT")))
             .into_iter()
             .filter(|path| path.contains(&key.organization_id().to_string()) || path.contains("upload"))

@@ -76,7 +76,7 @@ struct UserRow {
 pub async fn user_for_request(state: &AppState, parts: &Parts) -> Result<CurrentUser, AppError> {
     let token = session::token_from(&parts.headers).ok_or(AppError::Unauthenticated)?;
     let db = &state.db;
-    let session = session::lookup(db, &token, state.config.session_idle_timeout)
+    let session = session::lookup(db, &token, state.config.sessions.idle_timeout)
         .await?
         .ok_or(AppError::Unauthenticated)?;
     // A membership removed since sign-in ends the session's access at once.

@@ -43,7 +43,7 @@ pub fn client_address(parts: &Parts, trust_proxy: bool) -> String {
 
 /// Whether cookies for this request must be `Secure`.
 pub fn secure(state: &AppState, parts: &Parts) -> bool {
-    state.config.secure_cookies
+    state.config.sessions.secure_cookies
         || parts.uri.scheme_str() == Some("https")
         || parts
             .headers

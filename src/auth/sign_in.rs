@@ -32,7 +32,7 @@ pub async fn sign_in(email: &str, password: &str) -> Result<Uuid, AppError> {
         return Err(AppError::validation("password", "That password is too long."));
     }
 
-    let address = client_address(&parts, state.config.trust_proxy);
+    let address = client_address(&parts, state.config.sessions.trust_proxy);
     let attempt_at = throttle::record_attempt(db, &email, &address).await?;
     if throttle::is_locked(db, &email, &address).await? {
         audit::record(
@@ -73,7 +73,7 @@ pub async fn sign_in(email: &str, password: &str) -> Result<Uuid, AppError> {
     if let Some(previous) = session::token_from(&parts.headers) {
         session::destroy(db, &previous).await?;
     }
-    let timeout = state.config.session_absolute_timeout;
+    let timeout = state.config.sessions.absolute_timeout;
     let token = session::create(db, account.user_id, organization_id, timeout).await?;
     set_cookie(session::cookie(&token, timeout, secure(&state, &parts)));
     throttle::forgive(db, &email, &address, attempt_at).await?;

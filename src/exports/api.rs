@@ -33,7 +33,7 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
     let mut tx = state.db.begin_serialized(user.organization_id).await?;
     let since = crate::db::now() - chrono::TimeDelta::hours(1);
     let recent = repo::recent_requests(&mut tx, user.organization_id, user.user_id, since).await?;
-    limits::check(&state.config.export_limits, &recent)?;
+    limits::check(&state.config.limits, &recent)?;
     let max_attempts = state.config.worker.retry.max_attempts;
     let created = repo::insert_in(&mut tx, user.organization_id, user.user_id, &valid, max_attempts).await?;
     audit::record_in(
@@ -136,7 +136,7 @@ pub async fn sign_download_url(id: Uuid) -> Result<String, AppError> {
     let name = stored.file_name.as_deref().ok_or_else(|| {
         AppError::internal("sign_download_url", format_args!("export {id} has no file name"))
     })?;
-    let ttl = state.config.signed_url_ttl;
+    let ttl = state.config.storage.signed_url_ttl;
     let url = state
         .storage
         .signed_get_url(&key, ttl, name)

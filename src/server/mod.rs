@@ -94,7 +94,7 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::
 /// `GET /metrics`: Prometheus text; behind a bearer token when `METRICS_TOKEN` is set.
 async fn metrics(State(state): State<AppState>, headers: http::HeaderMap) -> axum::response::Response {
     use axum::response::IntoResponse;
-    if let Some(token) = &state.config.metrics_token {
+    if let Some(token) = &state.config.server.metrics_token {
         let presented = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())

@@ -13,8 +13,7 @@ use futures::{Stream, StreamExt, future::BoxFuture};
 
 pub use key::ObjectKey;
 
-/// The longest a signed URL may live: S3's own limit for presigned URLs (7 days).
-pub const MAX_SIGNED_URL_TTL: Duration = Duration::from_secs(604_800);
+use crate::config::storage::MAX_SIGNED_URL_TTL;
 
 /// A storage failure. Its text may name keys and endpoints: log it, never show it to a user.
 #[derive(Debug, thiserror::Error)]

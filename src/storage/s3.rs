@@ -8,13 +8,12 @@ use std::{sync::Arc, time::Duration};
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 
 use super::{ObjectKey, StorageError, UploadJournal, disposition};
+use crate::config::storage::S3Settings;
 
 /// How long the signature of each request the app itself sends is valid.
 const REQUEST_TTL: Duration = Duration::from_secs(15 * 60);
 /// S3's smallest part (except the last).
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
-/// Default part size: memory per upload stays near this.
-pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct S3Store {
@@ -36,18 +35,6 @@ impl std::fmt::Debug for S3Store {
             .field("endpoint", &self.inner.bucket.base_url().as_str())
             .finish()
     }
-}
-
-/// How to reach the bucket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Settings {
-    pub endpoint: url::Url,
-    pub bucket: String,
-    pub region: String,
-    pub path_style: bool,
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    pub part_size: usize,
 }
 
 impl S3Store {

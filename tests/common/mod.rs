@@ -363,7 +363,7 @@ impl TestApp {
         let dir_text = dir.to_str().expect("UTF-8 path").to_owned();
         let fs_url = format!("file://{dir_text}/storage");
         let mut vars = vec![
-            ("DATABASE_URL", self.state.config.database_url.as_str()),
+            ("DATABASE_URL", self.state.config.server.database_url.as_str()),
             ("DATABASE_MAX_CONNECTIONS", "1"),
             ("DATA_DIR", dir_text.as_str()),
         ];
@@ -392,10 +392,10 @@ impl TestApp {
     /// The objects stored under `prefix` (`<organisation>/<request>`), as file names; hidden
     /// bookkeeping files of the stores are left out.
     pub fn objects(&self, prefix: &str) -> Vec<String> {
-        use data_exports::config::StorageSettings;
-        let dir = match &self.state.config.storage {
-            StorageSettings::Fs { root, bucket } => root.join(bucket),
-            StorageSettings::S3(s3) => PathBuf::from(env("TEST_S3_ROOT")).join(&s3.bucket),
+        use data_exports::config::StorageBackend;
+        let dir = match &self.state.config.storage.backend {
+            StorageBackend::Fs { root, bucket } => root.join(bucket),
+            StorageBackend::S3(s3) => PathBuf::from(env("TEST_S3_ROOT")).join(&s3.bucket),
         };
         let mut found: Vec<String> = files_under(&dir.join(prefix))
             .into_iter()

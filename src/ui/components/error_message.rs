@@ -40,3 +40,22 @@ pub fn ErrorMessage(
         .into_any(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_place_announces_the_sentence() {
+        let owner = Owner::new();
+        owner.with(|| {
+            for place in [ErrorPlace::Inline, ErrorPlace::Banner, ErrorPlace::Section] {
+                let html = view! { <ErrorMessage place message="Not found." /> }.to_html();
+                assert!(
+                    html.contains(r#"role="alert""#) && html.contains("Not found."),
+                    "{html}"
+                );
+            }
+        });
+    }
+}

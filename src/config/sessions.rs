@@ -1,0 +1,32 @@
+//! How long sessions last and how their cookie and the client's address are read.
+
+use std::time::Duration;
+
+use super::source::{ConfigError, Source};
+
+/// Session lifetimes and the trust placed in the request's headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSettings {
+    /// A session ends after this long without a request. `[app] session-idle-timeout-secs` (30 min).
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, however active.
+    /// `[app] session-absolute-timeout-secs` (12 h).
+    pub absolute_timeout: Duration,
+    /// Mark cookies `Secure` (default: in production). Requests arriving as https through a
+    /// proxy (`X-Forwarded-Proto: https`) get `Secure` cookies regardless. `[app] secure-cookies`.
+    pub secure_cookies: bool,
+    /// Trust `X-Forwarded-For` for the client address (only behind your own proxy).
+    /// `[app] trust-proxy` (default false).
+    pub trust_proxy: bool,
+}
+
+impl SessionSettings {
+    pub fn load(source: &Source, production: bool) -> Result<SessionSettings, ConfigError> {
+        Ok(SessionSettings {
+            idle_timeout: source.secs("session-idle-timeout-secs", 30 * 60)?,
+            absolute_timeout: source.secs("session-absolute-timeout-secs", 12 * 60 * 60)?,
+            secure_cookies: source.or("secure-cookies", production)?,
+            trust_proxy: source.or("trust-proxy", false)?,
+        })
+    }
+}
