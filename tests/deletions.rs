@@ -110,7 +110,7 @@ async fn killed_after_its_upload(app: &TestApp, organization: Uuid, id: Uuid) ->
     .await
     .unwrap()
     .expect("claimable");
-    assert_eq!((claim.id, claim.attempt), (id, 1));
+    assert_eq!((claim.id(), claim.attempt), (id, 1));
     let key = ObjectKey::export_file(organization, id, 1, "csv");
     let body = futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"id\n"))]);
     app.state

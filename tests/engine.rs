@@ -1134,7 +1134,7 @@ async fn files_of_attempts_killed_after_their_upload_are_removed(backend: Backen
         .await
         .unwrap()
         .unwrap();
-        assert_eq!((claim.id, claim.attempt), (id, 1));
+        assert_eq!((claim.id(), claim.attempt), (id, 1));
         let key = data_exports::storage::ObjectKey::export_file(organization_id, id, 1, "csv");
         storage
             .put_stream(

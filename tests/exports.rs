@@ -52,7 +52,7 @@ async fn complete(app: &TestApp, organization_id: Uuid, id: Uuid, contents: &[u8
     let db = &app.state.db;
     let request = repo::find(db, organization_id, id).await.unwrap().unwrap();
     let slug = repo::organization_slug(db, organization_id).await.unwrap();
-    let file_name = stored::download_name(&slug, &request.spec, chrono::Utc::now().date_naive());
+    let file_name = stored::download_name(&slug, &request.spec(), chrono::Utc::now().date_naive());
     with_db!(db, pool => {
         sqlx::query(
             "UPDATE pf_export_requests SET status = 'completed', progress = 100, storage_key = $2, \

@@ -73,7 +73,7 @@ async fn status(app: &TestApp, id: Uuid) -> (String, i32) {
 
 fn done(claim: &Claim) -> Completion {
     Completion {
-        storage_key: format!("{}/{}/export.csv", claim.organization_id, claim.id),
+        storage_key: format!("{}/{}/export.csv", claim.organization_id, claim.id()),
         file_name: "export.csv".into(),
         row_count: 1,
         file_size_bytes: 10,
@@ -94,7 +94,7 @@ async fn concurrent_workers_claim_every_job_exactly_once(backend: Backend) {
                 .unwrap()
             {
                 assert!(queue::complete(&db, &claim, &done(&claim)).await.unwrap());
-                claimed.push(claim.id);
+                claimed.push(claim.id());
             }
             claimed
         }));
@@ -127,7 +127,7 @@ async fn an_expired_lease_is_claimed_again_and_the_stale_attempt_is_fenced(backe
         .await
         .unwrap()
         .expect("re-claimed");
-    assert_eq!((fresh.id, fresh.attempt), (id, 2));
+    assert_eq!((fresh.id(), fresh.attempt), (id, 2));
     assert!(
         queue::claim(db, "third", LEASE, &at_once())
             .await
@@ -173,7 +173,7 @@ async fn a_poison_job_fails_at_max_attempts(backend: Backend) {
         .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(failed.len(), 1);
-    assert_eq!(failed[0].id, id);
+    assert_eq!(failed[0].id(), id);
     assert_eq!(status(&app, id).await, ("failed".into(), DEFAULT_MAX_ATTEMPTS));
 }
 
@@ -193,7 +193,7 @@ async fn a_released_job_is_pending_again_fenced_and_costs_no_attempt(backend: Ba
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((again.id, again.attempt), (id, 2));
+    assert_eq!((again.id(), again.attempt), (id, 2));
     // The releasing worker's late writes (a heartbeat in flight) cannot touch the new holder's run.
     assert!(!queue::heartbeat(db, &claim, LEASE, &at_once()).await.unwrap());
     assert!(!queue::complete(db, &claim, &done(&claim)).await.unwrap());
@@ -249,7 +249,7 @@ async fn a_silent_attempt_is_taken_over_only_after_its_lease_and_back_off(backen
         .await
         .unwrap()
         .expect("taken over");
-    assert_eq!((next.id, next.attempt), (id, 2));
+    assert_eq!((next.id(), next.attempt), (id, 2));
     assert!(!queue::complete(db, &silent, &done(&silent)).await.unwrap());
     // And the second attempt's own takeover is a longer step of the back-off.
     let (lease_end, takeover): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) = with_db!(db, pool => {

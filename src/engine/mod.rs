@@ -115,9 +115,9 @@ impl Plan {
     pub fn of(claim: &StoredRequest) -> Plan {
         Plan {
             organization_id: claim.organization_id,
-            export_request_id: claim.id,
+            export_request_id: claim.id(),
             attempt: claim.attempt,
-            spec: claim.spec.clone(),
+            spec: claim.spec(),
         }
     }
 

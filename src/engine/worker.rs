@@ -129,12 +129,12 @@ impl Worker {
             return Ok(None);
         };
         let started = Instant::now();
-        tracing::info!(worker = %self.id, export_request_id = %claim.id, attempt = claim.attempt, "export started");
+        tracing::info!(worker = %self.id, export_request_id = %claim.id(), attempt = claim.attempt, "export started");
         let result = self.produce(&claim, shutdown).await;
         let outcome = self.settle(&claim, result, started).await?;
         tracing::info!(
             worker = %self.id,
-            export_request_id = %claim.id,
+            export_request_id = %claim.id(),
             outcome = ?OutcomeKind::from(&outcome),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "export finished"
@@ -171,7 +171,7 @@ impl Worker {
                     shutdown.cancelled().await;
                     tokio::time::sleep(config.shutdown_grace).await;
                 } => {
-                    tracing::warn!(export_request_id = %claim.id, "grace period over; handing the export back");
+                    tracing::warn!(export_request_id = %claim.id(), "grace period over; handing the export back");
                     cancel.cancel(CancelReason::Shutdown);
                 }
             }
@@ -210,11 +210,11 @@ impl Worker {
                 }
                 // An earlier attempt killed between its upload and its record left a file (or,
                 // fenced out mid-upload, an upload).
-                deletions::note_in(&mut tx, claim.id, &claim.file_keys(1..claim.attempt)).await?;
+                deletions::note_in(&mut tx, claim.id(), &claim.file_keys(1..claim.attempt)).await?;
                 audit::record_in(&mut tx, completed_entry(claim, &produced, execution_time_ms)).await?;
                 tx.commit().await?;
                 METRICS.completed(produced.row_count, produced.size, started.elapsed().as_secs_f64());
-                self.sweep_request(claim.id).await;
+                self.sweep_request(claim.id()).await;
                 Ok(Outcome::Completed(produced))
             }
             Err(JobError::Cancelled(CancelReason::LeaseLost)) => Ok(Outcome::LeaseLost),
@@ -224,7 +224,7 @@ impl Worker {
             }
             Err(error) => {
                 // Logged for operators; the text names stages and codes, never row values.
-                tracing::error!(export_request_id = %claim.id, attempt = claim.attempt, %error, "export failed");
+                tracing::error!(export_request_id = %claim.id(), attempt = claim.attempt, %error, "export failed");
                 if error.is_transient() && claim.attempt < claim.max_attempts {
                     let wait = retry.delay(claim.attempt);
                     let run_at = Utc::now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::minutes(5));
@@ -233,7 +233,7 @@ impl Worker {
                     if queue::retry(db, claim, run_at).await? {
                         METRICS.retried();
                         tracing::info!(
-                            export_request_id = %claim.id,
+                            export_request_id = %claim.id(),
                             attempt = claim.attempt,
                             backoff_ms = wait.as_millis() as u64,
                             "retry scheduled"
@@ -248,11 +248,11 @@ impl Worker {
                     tx.rollback().await?;
                     return Ok(Outcome::LeaseLost);
                 }
-                deletions::note_in(&mut tx, claim.id, &claim.file_keys(1..claim.attempt + 1)).await?;
+                deletions::note_in(&mut tx, claim.id(), &claim.file_keys(1..claim.attempt + 1)).await?;
                 audit::record_in(&mut tx, failed_entry(claim, "error")).await?;
                 tx.commit().await?;
                 METRICS.failed();
-                self.sweep_request(claim.id).await;
+                self.sweep_request(claim.id()).await;
                 Ok(Outcome::Failed(message))
             }
         }
@@ -261,7 +261,11 @@ impl Worker {
     /// The name the file downloads as.
     async fn download_name(&self, claim: &Claim) -> Result<String, sqlx::Error> {
         let slug = repo::organization_slug(&self.ctx.db, claim.organization_id).await?;
-        Ok(stored::download_name(&slug, &claim.spec, Utc::now().date_naive()))
+        Ok(stored::download_name(
+            &slug,
+            &claim.spec(),
+            Utc::now().date_naive(),
+        ))
     }
 
     /// Fails requests whose last attempt lost its worker, audited and with the notes of every
@@ -270,13 +274,13 @@ impl Worker {
         let mut tx = self.ctx.db.begin().await?;
         let abandoned = queue::fail_exhausted(&mut tx, ABANDONED).await?;
         for claim in &abandoned {
-            deletions::note_in(&mut tx, claim.id, &claim.file_keys(1..claim.attempt + 1)).await?;
+            deletions::note_in(&mut tx, claim.id(), &claim.file_keys(1..claim.attempt + 1)).await?;
             audit::record_in(&mut tx, failed_entry(claim, "abandoned")).await?;
         }
         tx.commit().await?;
         for claim in &abandoned {
             METRICS.failed();
-            self.sweep_request(claim.id).await;
+            self.sweep_request(claim.id()).await;
         }
         Ok(())
     }
@@ -284,13 +288,13 @@ impl Worker {
     /// Notes files no outcome accounts for (an attempt fenced out after its upload), then
     /// deletes them. Should the database be down too, tries the store directly.
     async fn discard(&self, claim: &Claim, keys: &[ObjectKey]) {
-        match deletions::note(&self.ctx.db, claim.id, keys).await {
-            Ok(()) => self.sweep_request(claim.id).await,
+        match deletions::note(&self.ctx.db, claim.id(), keys).await {
+            Ok(()) => self.sweep_request(claim.id()).await,
             Err(error) => {
-                tracing::warn!(export_request_id = %claim.id, error = %LogSafe(&error), "cannot note a fenced-out attempt's file; deleting it directly");
+                tracing::warn!(export_request_id = %claim.id(), error = %LogSafe(&error), "cannot note a fenced-out attempt's file; deleting it directly");
                 for key in keys {
                     if let Err(error) = self.ctx.storage.delete(key).await {
-                        tracing::error!(export_request_id = %claim.id, %error, "cannot delete a fenced-out attempt's file");
+                        tracing::error!(export_request_id = %claim.id(), %error, "cannot delete a fenced-out attempt's file");
                     }
                 }
             }
@@ -339,17 +343,17 @@ impl Worker {
 fn completed_entry(claim: &Claim, produced: &Produced, execution_time_ms: i64) -> AuditEntry {
     let entry = AuditEntry::new(AuditEvent::ExportRequestCompleted)
         .organization(claim.organization_id)
-        .target("export_request", claim.id)
+        .target("export_request", claim.id())
         .payload(serde_json::json!({
             "organization_id": claim.organization_id,
-            "export_request_id": claim.id,
-            "export_type": claim.spec.export_type.key(),
-            "export_format": claim.spec.export_format.key(),
-            "entity_types": claim.spec.entity_types.iter().map(|entity| entity.key()).collect::<Vec<_>>(),
+            "export_request_id": claim.id(),
+            "export_type": claim.request.export_type.key(),
+            "export_format": claim.request.export_format.key(),
+            "entity_types": claim.request.entity_types.iter().map(|entity| entity.key()).collect::<Vec<_>>(),
             "row_count": produced.row_count,
             "file_size_bytes": produced.size,
             "execution_time_ms": execution_time_ms,
-            "pii_phi_filtered": claim.spec.export_type.deidentifies(),
+            "pii_phi_filtered": claim.request.export_type.deidentifies(),
         }));
     attributed(entry, claim)
 }
@@ -358,9 +362,9 @@ fn completed_entry(claim: &Claim, produced: &Produced, execution_time_ms: i64) -
 fn failed_entry(claim: &Claim, reason: &str) -> AuditEntry {
     let entry = AuditEntry::new(AuditEvent::ExportRequestFailed)
         .organization(claim.organization_id)
-        .target("export_request", claim.id)
+        .target("export_request", claim.id())
         .payload(serde_json::json!({
-            "export_request_id": claim.id,
+            "export_request_id": claim.id(),
             "attempt": claim.attempt,
             "reason": reason,
         }));
@@ -422,13 +426,13 @@ async fn keep_alive(db: &Db, claim: &Claim, settings: &WorkerSettings, progress:
         match held {
             Ok(true) => {}
             Ok(false) => {
-                tracing::warn!(export_request_id = %claim.id, "lease lost; abandoning this attempt");
+                tracing::warn!(export_request_id = %claim.id(), "lease lost; abandoning this attempt");
                 cancel.cancel(CancelReason::LeaseLost);
                 return std::future::pending().await;
             }
             // The lease may still be ours: try again next tick (the fence decides in the end).
             Err(error) => {
-                tracing::warn!(export_request_id = %claim.id, error = %LogSafe(&error), "heartbeat failed")
+                tracing::warn!(export_request_id = %claim.id(), error = %LogSafe(&error), "heartbeat failed")
             }
         }
     }

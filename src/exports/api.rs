@@ -67,11 +67,11 @@ pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
     };
     let caller = crate::auth::guard::require(Permission::DeleteExports).await?;
     let (state, user) = (&caller.state, &caller.user);
-    let request = find_own(&caller, id, "delete").await?;
+    let found = find_own(&caller, id, "delete").await?;
     let being_produced = || AppError::Conflict {
         message: "This export is being produced. Delete it once it has finished.".into(),
     };
-    if request.status == ExportStatus::Processing {
+    if found.request.status == ExportStatus::Processing {
         return Err(being_produced());
     }
     // The entry goes in one transaction with its audit entry and the notes of its files, so no
@@ -120,7 +120,7 @@ pub async fn sign_download_url(id: Uuid) -> Result<String, AppError> {
     let caller = crate::auth::guard::require(Permission::ViewExports).await?;
     let (state, user) = (&caller.state, &caller.user);
     let stored = find_own(&caller, id, "sign").await?;
-    if stored.status != ExportStatus::Completed {
+    if stored.request.status != ExportStatus::Completed {
         return Err(AppError::Conflict {
             message: "This export is not ready to download yet.".into(),
         });

@@ -160,7 +160,7 @@ pub async fn list(db: &Db, organization_id: Uuid, page: u32) -> Result<ExportPag
         .await
     })?;
     Ok(ExportPage {
-        items: rows.iter().map(StoredRequest::view).collect(),
+        items: rows.into_iter().map(|stored| stored.request).collect(),
         page,
         page_size: PAGE_SIZE,
         total: total as u64,

@@ -22,19 +22,11 @@ pub const COLUMNS: &str = "id, organization_id, requested_by, export_type, expor
 /// A row of `pf_export_requests`, typed and checked against the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRequest {
-    pub id: Uuid,
+    /// The request as the exports table shows it.
+    pub request: ExportRequest,
     pub organization_id: Uuid,
     /// `None` once the requesting user has been deleted.
     pub requested_by: Option<Uuid>,
-    pub spec: ValidExport,
-    pub status: ExportStatus,
-    pub progress: i32,
-    pub row_count: Option<i64>,
-    pub file_size_bytes: Option<i64>,
-    /// A message safe to show the user.
-    pub error: Option<String>,
-    pub requested_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
     /// The completed file's key.
     pub storage_key: Option<String>,
     /// The name the completed file downloads as.
@@ -83,17 +75,21 @@ impl TryFrom<Row> for StoredRequest {
             .map_err(|_| corrupt("export_type, export_format or entity_types"))?;
         let status = ExportStatus::from_key(&row.status).ok_or_else(|| corrupt("status"))?;
         Ok(StoredRequest {
-            id: row.id,
+            request: ExportRequest {
+                id: row.id,
+                export_type: spec.export_type,
+                export_format: spec.export_format,
+                entity_types: spec.entity_types,
+                status,
+                progress: row.progress,
+                row_count: row.row_count,
+                file_size_bytes: row.file_size_bytes,
+                error: row.error,
+                requested_at: row.requested_at,
+                completed_at: row.completed_at,
+            },
             organization_id: row.organization_id,
             requested_by: row.requested_by,
-            spec,
-            status,
-            progress: row.progress,
-            row_count: row.row_count,
-            file_size_bytes: row.file_size_bytes,
-            error: row.error,
-            requested_at: row.requested_at,
-            completed_at: row.completed_at,
             storage_key: row.storage_key,
             file_name: row.file_name,
             attempt: row.attempt,
@@ -115,27 +111,23 @@ where
 }
 
 impl StoredRequest {
-    /// The request as the exports table shows it.
-    pub fn view(&self) -> ExportRequest {
-        ExportRequest {
-            id: self.id,
-            export_type: self.spec.export_type,
-            export_format: self.spec.export_format,
-            entity_types: self.spec.entity_types.clone(),
-            status: self.status,
-            progress: self.progress,
-            row_count: self.row_count,
-            file_size_bytes: self.file_size_bytes,
-            error: self.error.clone(),
-            requested_at: self.requested_at,
-            completed_at: self.completed_at,
+    pub fn id(&self) -> Uuid {
+        self.request.id
+    }
+
+    /// What it exports.
+    pub fn spec(&self) -> ValidExport {
+        ValidExport {
+            export_type: self.request.export_type,
+            export_format: self.request.export_format,
+            entity_types: self.request.entity_types.clone(),
         }
     }
 
     /// Where attempt `attempt` writes its file: each attempt its own key, so an attempt that lost
     /// its claim never overwrites or deletes the file of the one that replaced it.
     pub fn file_key(&self, attempt: i32) -> ObjectKey {
-        file_key(self.organization_id, self.id, attempt, &self.spec)
+        file_key(self.organization_id, self.request.id, attempt, &self.spec())
     }
 
     /// The keys attempts `attempts` may have written (deleting what is not there is fine).

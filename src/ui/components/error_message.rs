@@ -1,5 +1,4 @@
-//! `ErrorMessage`: the one way the UI shows an error: its sentence, announced to screen readers
-//! (`role="alert"`), sized for where it appears.
+//! `ErrorMessage`: the one way the UI shows an error, announced (`role="alert"`) and sized to fit.
 
 use leptos::prelude::*;
 

@@ -1,5 +1,4 @@
-//! A row's actions: Download (completed exports only) and Delete (for holders of the permission),
-//! and why a download failed.
+//! A row's actions: Download (completed exports), Delete (with the permission), why a download failed.
 
 use leptos::prelude::*;
 use uuid::Uuid;

@@ -1,5 +1,6 @@
-//! What a row's buttons ask of the browser: a download in a new tab, and a confirmation. Clicks
-//! happen only in the browser; in the server build these do nothing.
+//! What a row's buttons ask of the browser: a download in a new tab, and a confirmation.
+//!
+//! Clicks happen only in the browser; in the server build these do nothing.
 
 use leptos::prelude::*;
 use uuid::Uuid;

@@ -1,5 +1,4 @@
-//! The list as the page shows it: loading, why it could not be loaded, "No exports yet", or the
-//! table with its pager and why a deletion failed.
+//! The list as the page shows it: loading, why it failed, "No exports yet", or the table and pager.
 
 use leptos::prelude::*;
 

@@ -1,5 +1,4 @@
-//! The Data Exports page at `/settings/exports`: behind `PermissionGate`, the organisation's
-//! export requests, reloaded after every create and delete and on Refresh.
+//! The Data Exports page at `/settings/exports`: the organisation's export requests, behind the gate.
 
 mod actions;
 mod download;

@@ -10,25 +10,20 @@ use crate::{
 
 #[component]
 pub(super) fn ExportRow(request: ExportRequest, delete: ServerAction<DeleteExportRequest>) -> impl IntoView {
-    let [
-        type_column,
-        format_column,
-        entities_column,
-        status_column,
-        requested_column,
-    ] = COLUMNS;
+    // Labels, not values: each cell names its column, shown in place of the header on phones.
+    let [kind, format, entities, status, requested] = COLUMNS;
     let entity_names: Vec<&str> = request.entity_types.iter().map(|entity| entity.label()).collect();
     view! {
         <tr data-status=request.status.key()>
-            <td data-label=type_column>{request.export_type.label()}</td>
-            <td data-label=format_column>
+            <td data-label=kind>{request.export_type.label()}</td>
+            <td data-label=format>
                 <span class="format">{request.export_format.label()}</span>
             </td>
-            <td data-label=entities_column>{entity_names.join(", ")}</td>
-            <td data-label=status_column>
+            <td data-label=entities>{entity_names.join(", ")}</td>
+            <td data-label=status>
                 <StatusBadge status=request.status progress=request.progress error=request.error />
             </td>
-            <td data-label=requested_column>
+            <td data-label=requested>
                 <LocalTime at=request.requested_at />
             </td>
             <td class="actions-cell">
