@@ -19,7 +19,8 @@ pub struct Metrics {
     retried: AtomicU64,
     rows: AtomicU64,
     bytes: AtomicU64,
-    /// Cumulative counts per bucket, then the +Inf bucket.
+    /// Exports per bucket (the first whose bound their duration fits), then the +Inf bucket;
+    /// made cumulative when rendered.
     duration_buckets: [AtomicU64; DURATION_BUCKETS.len() + 1],
     duration_micros_sum: AtomicU64,
 }

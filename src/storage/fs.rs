@@ -70,10 +70,6 @@ impl FsStore {
         Ok(())
     }
 
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
     fn path(&self, key: &ObjectKey) -> PathBuf {
         // Safe: an ObjectKey is three segments of UUIDs and [A-Za-z0-9._-], never `..`.
         self.dir.join(key.as_str())

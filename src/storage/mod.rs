@@ -18,8 +18,6 @@ use crate::config::storage::MAX_SIGNED_URL_TTL;
 /// A storage failure. Its text may name keys and endpoints: log it, never show it to a user.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("invalid object key")]
-    InvalidKey,
     #[error("signed URL lifetime must be between 1 second and 7 days")]
     InvalidTtl,
     #[error("storage I/O: {0}")]
@@ -44,7 +42,7 @@ impl StorageError {
             }
             StorageError::Transport(_) | StorageError::BadResponse(_) | StorageError::Journal(_) => true,
             StorageError::S3 { status, .. } => *status >= 500 || matches!(status, 408 | 429),
-            StorageError::InvalidKey | StorageError::InvalidTtl => false,
+            StorageError::InvalidTtl => false,
         }
     }
 
@@ -74,22 +72,6 @@ pub enum ObjectStore {
 }
 
 impl ObjectStore {
-    /// The bucket's name.
-    pub fn bucket(&self) -> &str {
-        match self {
-            ObjectStore::Fs(store) => store.bucket(),
-            ObjectStore::S3(store) => store.bucket(),
-        }
-    }
-
-    /// `"fs"` or `"s3"`, for logs.
-    pub fn backend(&self) -> &'static str {
-        match self {
-            ObjectStore::Fs(_) => "fs",
-            ObjectStore::S3(_) => "s3",
-        }
-    }
-
     /// Starts writing `key`. Nothing is visible at `key` until [`ObjectWriter::finish`];
     /// dropping or aborting the writer leaves nothing behind.
     pub async fn writer(&self, key: &ObjectKey, content_type: &str) -> Result<ObjectWriter, StorageError> {

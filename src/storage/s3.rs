@@ -66,10 +66,6 @@ impl S3Store {
         })
     }
 
-    pub fn bucket(&self) -> &str {
-        self.inner.bucket.name()
-    }
-
     pub fn writer(&self, key: &ObjectKey, content_type: &str) -> S3Writer {
         S3Writer {
             store: self.clone(),
