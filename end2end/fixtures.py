@@ -37,8 +37,11 @@ rows = [
 ]
 for status, export_type, export_format, entities, progress, error, ago in rows:
     request_id = uuid.uuid4()
-    storage_key = None
+    storage_key = file_name = None
     if status == "completed":
+        # The name the worker gives a finished file, which Download offers the browser.
+        completed_on = (now - datetime.timedelta(minutes=ago - 1)).date().isoformat()
+        file_name = f"globex-clinic-{export_type.replace('_', '-')}-{completed_on}.{export_format}"
         storage_key = f"{org_uuid}/{request_id}/export.csv"
         path = data_dir / "storage" / "pf-exports" / storage_key
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,7 +53,7 @@ for status, export_type, export_format, entities, progress, error, ago in rows:
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 3, ?, ?, ?)",
         (
             request_id.bytes, org, admin, export_type, export_format, entities, status, progress, error,
-            storage_key, "export.csv" if storage_key else None, 2 if storage_key else None,
+            storage_key, file_name, 2 if storage_key else None,
             FAR_FUTURE if status == "pending" else at(ago), at(ago),
             at(ago - 1) if status in ("completed", "failed") else None,
             0 if status == "pending" else 1,

@@ -17,25 +17,6 @@ use sqlx::{
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
-/// A database error as logs may show it: a database's own message can quote row values (a
-/// duplicate key's email, say), so for those only the code and constraint are shown; other
-/// errors (I/O, pool, decoding) say what they are.
-pub struct LogSafe<'a>(pub &'a sqlx::Error);
-
-impl std::fmt::Display for LogSafe<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            sqlx::Error::Database(error) => write!(
-                f,
-                "database error (code {}, constraint {})",
-                error.code().as_deref().unwrap_or("none"),
-                error.constraint().unwrap_or("none")
-            ),
-            other => write!(f, "{other}"),
-        }
-    }
-}
-
 /// Whether a failed query may succeed if tried again later: the connection or the server went
 /// away, or a lock, a resource or a serialisation was short. A query that cannot be decoded or
 /// that the database rejects fails the same way every time.

@@ -83,11 +83,32 @@ impl AppError {
     }
 }
 
+/// A database error as logs may show it: a database's own message can quote row values (a
+/// duplicate key's email, say), so for those only the code and constraint are shown; other
+/// errors (I/O, pool, decoding) say what they are.
+#[cfg(feature = "ssr")]
+pub struct LogSafe<'a>(pub &'a sqlx::Error);
+
+#[cfg(feature = "ssr")]
+impl std::fmt::Display for LogSafe<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            sqlx::Error::Database(error) => write!(
+                f,
+                "database error (code {}, constraint {})",
+                error.code().as_deref().unwrap_or("none"),
+                error.constraint().unwrap_or("none")
+            ),
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     /// Where a repository's error reaches the user: logged once, with its cause but no row values.
     fn from(error: sqlx::Error) -> Self {
-        AppError::internal("database error", crate::db::LogSafe(&error))
+        AppError::internal("database error", LogSafe(&error))
     }
 }
 

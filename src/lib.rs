@@ -21,7 +21,8 @@
 //! - `server` (server): the axum router, health check, logging and graceful shutdown.
 //! - `cli` (server): the binary's subcommands.
 
-// Leptos views are deeply nested types; the exports table's row needs more than the default 128.
+// Leptos views are deeply nested types; the release WASM build of the page overflowed the
+// default query depth of 128.
 #![recursion_limit = "256"]
 
 pub mod app;

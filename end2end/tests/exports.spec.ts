@@ -18,12 +18,13 @@ async function refreshUntilCompleted(page) {
 }
 
 /** Requests an audit trail through the New Export dialog; returns the row count before it and
- * the dialog. */
+ * the dialog. An entity type ticked first for "Selected records" must not be sent with it. */
 async function requestAuditTrail(page) {
   await expect(page.locator("table.data-table, .empty-state")).toBeVisible();
   const before = await rows(page).count();
   await page.getByRole("button", { name: "New Export" }).click();
   const dialog = page.getByRole("dialog", { name: "New export" });
+  await dialog.getByLabel("Clients").check();
   await dialog.getByLabel("Audit trail").check();
   await dialog.getByRole("button", { name: "Request export" }).click();
   return { before, dialog };
@@ -118,7 +119,7 @@ test("an admin creates an export with the keyboard only, and the worker produces
   await page.keyboard.press("Tab"); // the format select
   await expect(dialog.getByLabel("Format")).toBeFocused();
   await dialog.getByLabel("Format").selectOption("json");
-  await page.keyboard.press("Tab"); // first record type
+  await page.keyboard.press("Tab"); // the first entity type
   await expect(dialog.getByLabel("Clients")).toBeFocused();
   await page.keyboard.press("Space");
   await page.keyboard.press("Tab");
@@ -166,8 +167,9 @@ test("the dialog narrows formats by type, keeps errors inside, and closes on Esc
   await expect(dialog.getByLabel("Format").locator("option")).toHaveText(["JSON", "XLSX", "CSV"]);
 
   await dialog.getByLabel("Selected records").check();
+  await expect(dialog.getByRole("group", { name: "Entity types" })).toBeVisible();
   await dialog.getByRole("button", { name: "Request export" }).click();
-  await expect(dialog.getByRole("alert")).toHaveText("Choose at least one record type.");
+  await expect(dialog.getByRole("alert")).toHaveText("Choose at least one entity type.");
   await expect(dialog).toBeVisible();
 
   await page.keyboard.press("Escape");

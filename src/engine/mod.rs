@@ -65,7 +65,7 @@ impl Cancel {
 pub enum JobError {
     #[error("cancelled ({0:?})")]
     Cancelled(CancelReason),
-    #[error("database: {}", crate::db::LogSafe(.0))]
+    #[error("database: {}", crate::error::LogSafe(.0))]
     Database(#[from] sqlx::Error),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),

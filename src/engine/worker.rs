@@ -14,8 +14,9 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     audit::{self, AuditEntry, AuditEvent},
     config::WorkerSettings,
-    db::{Db, LogSafe},
+    db::Db,
     engine::{self, Cancel, CancelReason, JobError, Plan, Produced, Progress, Settings, encode},
+    error::LogSafe,
     exports::{
         deletions,
         queue::{self, Claim, Completion},

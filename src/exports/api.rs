@@ -51,7 +51,7 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
     tx.commit().await?;
     state.new_requests.notify_one();
     if let Err(error) = queue::announce(&state.db).await {
-        tracing::warn!(error = %crate::db::LogSafe(&error), "could not notify workers; they will find the request by polling");
+        tracing::warn!(error = %crate::error::LogSafe(&error), "could not notify workers; they will find the request by polling");
     }
     Ok(created)
 }
@@ -101,7 +101,7 @@ pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
         }
         Ok(_) => {}
         Err(error) => {
-            tracing::warn!(export_request_id = %id, error = %crate::db::LogSafe(&error), "cannot sweep now; the workers' sweep will delete the files")
+            tracing::warn!(export_request_id = %id, error = %crate::error::LogSafe(&error), "cannot sweep now; the workers' sweep will delete the files")
         }
     }
     Ok(())

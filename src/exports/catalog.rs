@@ -54,7 +54,7 @@ impl ExportType {
     pub fn description(self) -> &'static str {
         match self {
             ExportType::FullOrganization => "Every record of the organisation. Contains PHI.",
-            ExportType::SelectedRecords => "The record types you choose. Contains PHI.",
+            ExportType::SelectedRecords => "The entity types you choose. Contains PHI.",
             ExportType::DeidentifiedDataset => {
                 "HIPAA Safe Harbor: names, contact details, record numbers and exact dates removed."
             }
@@ -139,7 +139,7 @@ pub fn validate(input: &NewExport) -> Result<ValidExport, AppError> {
     let mut entity_types = Vec::new();
     for key in &input.entity_types {
         let entity = EntityType::from_key(key.trim())
-            .ok_or_else(|| AppError::validation("entity_types", "Unknown record type."))?;
+            .ok_or_else(|| AppError::validation("entity_types", "Unknown entity type."))?;
         if !entity_types.contains(&entity) {
             entity_types.push(entity);
         }
@@ -149,7 +149,10 @@ pub fn validate(input: &NewExport) -> Result<ValidExport, AppError> {
             if entity_types.iter().any(|entity| !fixed.contains(entity)) {
                 return Err(AppError::validation(
                     "entity_types",
-                    format!("{} always covers a fixed set of records.", export_type.label()),
+                    format!(
+                        "{} always covers a fixed set of entity types.",
+                        export_type.label()
+                    ),
                 ));
             }
             fixed.to_vec()
@@ -158,13 +161,13 @@ pub fn validate(input: &NewExport) -> Result<ValidExport, AppError> {
             if entity_types.is_empty() {
                 return Err(AppError::validation(
                     "entity_types",
-                    "Choose at least one record type.",
+                    "Choose at least one entity type.",
                 ));
             }
             if entity_types.iter().any(|entity| !allowed.contains(entity)) {
                 return Err(AppError::validation(
                     "entity_types",
-                    format!("{} cannot include that record type.", export_type.label()),
+                    format!("{} cannot include that entity type.", export_type.label()),
                 ));
             }
             // Catalog order, whatever order they were ticked in.

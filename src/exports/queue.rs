@@ -57,7 +57,7 @@ pub async fn claim(
         // Sets when the attempt may be taken over; if this fails the lease still holds, and the
         // first heartbeat tries again.
         if let Err(error) = heartbeat(db, claim, lease, retry).await {
-            tracing::warn!(export_request_id = %claim.id(), error = %crate::db::LogSafe(&error), "cannot record the claim's back-off yet");
+            tracing::warn!(export_request_id = %claim.id(), error = %crate::error::LogSafe(&error), "cannot record the claim's back-off yet");
         }
     }
     Ok(claim)

@@ -53,7 +53,7 @@ impl UploadJournal for Journal {
         async move {
             // If this fails the note stays, and the sweep's abort of a finished upload is a no-op.
             if let Err(error) = forget(&self.db, upload_id).await {
-                tracing::warn!(error = %crate::db::LogSafe(&error), "cannot forget a finished upload");
+                tracing::warn!(error = %crate::error::LogSafe(&error), "cannot forget a finished upload");
             }
         }
         .boxed()

@@ -2,11 +2,15 @@
 
 use leptos::prelude::*;
 
-use super::{actions::RowActions, table::COLUMNS};
+use super::actions::RowActions;
 use crate::{
     exports::{api::DeleteExportRequest, model::ExportRequest},
     ui::components::{local_time::LocalTime, status_badge::StatusBadge},
 };
+
+/// The columns, in order; each cell repeats its column's name for phone widths, where the table
+/// becomes stacked cards and the header is hidden.
+pub(super) const COLUMNS: [&str; 5] = ["Export type", "Format", "Entity types", "Status", "Requested"];
 
 #[component]
 pub(super) fn ExportRow(request: ExportRequest, delete: ServerAction<DeleteExportRequest>) -> impl IntoView {

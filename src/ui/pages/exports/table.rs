@@ -2,12 +2,8 @@
 
 use leptos::prelude::*;
 
-use super::row::ExportRow;
+use super::row::{COLUMNS, ExportRow};
 use crate::exports::{api::DeleteExportRequest, model::ExportRequest};
-
-/// The columns, in order; each row's cells repeat their column's name for phone widths, where
-/// the table becomes stacked cards and the header is hidden.
-pub(super) const COLUMNS: [&str; 5] = ["Export type", "Format", "Entity types", "Status", "Requested"];
 
 #[component]
 pub(super) fn ExportsTable(
