@@ -27,5 +27,5 @@ pub mod sign_in;
 #[cfg(feature = "ssr")]
 pub mod throttle;
 
-pub use api::{GetCurrentUser, Login, Logout, current_user};
+// The model's two types are named from the crate root of this area too (`auth::Permission`).
 pub use model::{CurrentUser, Permission};

@@ -12,7 +12,7 @@ use crate::{
 /// The organisation's export requests, newest first, one page (1-based) at a time.
 #[server(endpoint = "list_export_requests")]
 pub async fn list_export_requests(page: u32) -> Result<ExportPage, AppError> {
-    use crate::{auth::Permission, exports::repo};
+    use crate::{auth::model::Permission, exports::repo};
     let caller = crate::auth::guard::require(Permission::ViewExports).await?;
     Ok(repo::list(&caller.state.db, caller.user.organization_id, page).await?)
 }
@@ -22,7 +22,7 @@ pub async fn list_export_requests(page: u32) -> Result<ExportPage, AppError> {
 pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, AppError> {
     use crate::{
         audit::{self, AuditEntry, AuditEvent},
-        auth::Permission,
+        auth::model::Permission,
         exports::{catalog, limits, queue, repo},
     };
     let caller = crate::auth::guard::require(Permission::CreateExports).await?;
@@ -62,7 +62,7 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
 pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
     use crate::{
         audit::{self, AuditEntry, AuditEvent},
-        auth::Permission,
+        auth::model::Permission,
         exports::{deletions, model::ExportStatus, repo},
     };
     let caller = crate::auth::guard::require(Permission::DeleteExports).await?;
@@ -113,7 +113,7 @@ pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
 pub async fn sign_download_url(id: Uuid) -> Result<String, AppError> {
     use crate::{
         audit::{self, AuditEntry, AuditEvent},
-        auth::Permission,
+        auth::model::Permission,
         exports::model::ExportStatus,
         storage::ObjectKey,
     };

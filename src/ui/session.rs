@@ -4,7 +4,10 @@
 use leptos::prelude::*;
 
 use crate::{
-    auth::{CurrentUser, Logout, current_user},
+    auth::{
+        api::{Logout, current_user},
+        model::CurrentUser,
+    },
     error::AppError,
 };
 

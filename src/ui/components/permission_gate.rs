@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use crate::{
-    auth::Permission,
+    auth::model::Permission,
     routes::LOGIN_PAGE,
     ui::{
         components::{

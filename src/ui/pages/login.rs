@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::{
-    auth::Login,
+    auth::api::Login,
     ui::{components::error_message::ErrorMessage, session::use_session},
 };
 

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::download::{confirm, download};
 use crate::{
-    auth::Permission,
+    auth::model::Permission,
     exports::{api::DeleteExportRequest, model::ExportStatus},
     ui::components::{
         error_message::{ErrorMessage, ErrorPlace},

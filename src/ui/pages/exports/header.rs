@@ -4,7 +4,7 @@ use leptos::{html, prelude::*};
 
 use super::{ExportsResource, ReloadButton};
 use crate::{
-    auth::Permission,
+    auth::model::Permission,
     exports::api::CreateExportRequest,
     ui::components::{
         export_request_form::ExportRequestForm,

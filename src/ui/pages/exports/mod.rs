@@ -14,7 +14,7 @@ use leptos_router::hooks::use_query_map;
 
 use self::{header::PageHeader, list::ExportsList};
 use crate::{
-    auth::Permission,
+    auth::model::Permission,
     error::AppError,
     exports::{
         api::{CreateExportRequest, DeleteExportRequest, list_export_requests},
