@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use axum::body::Body;
-use common::{Backend, TestApp};
+use common::{Backend, TestApp, count, strings};
 use data_exports::{
     auth::{Permission, guard},
     error::AppError,
@@ -70,13 +70,7 @@ async fn each_demo_user_holds_exactly_their_roles_permissions(backend: Backend) 
             let user = app.call("current_user", &[], Some(&cookie)).await.json();
             assert_eq!(user["email"], email);
             assert_eq!(user["role"].as_str().unwrap_or(""), *role, "{email}");
-            let held: Vec<&str> = user["permissions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p.as_str().unwrap())
-                .collect();
-            assert_eq!(&held, permissions, "{email}");
+            assert_eq!(&strings(&user["permissions"]), permissions, "{email}");
         }
     }
 }
@@ -187,8 +181,7 @@ async fn failed_sign_ins_are_throttled_per_account(backend: Backend) {
 }
 
 async fn failed_sign_ins_are_throttled_per_address(backend: Backend) {
-    let app = TestApp::with_env(backend, &[("TRUST_PROXY", "true")]).await;
-    data_exports::seed::demo(&app.state.db, 10).await.unwrap();
+    let app = TestApp::seeded_with(backend, &[("TRUST_PROXY", "true")], 10).await;
     let attempt = |email: String, address: &'static str, password: &'static str| {
         let request = Request::post("/api/login")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -270,8 +263,7 @@ async fn signing_out_kills_the_session(backend: Backend) {
 }
 
 async fn idle_sessions_expire(backend: Backend) {
-    let app = TestApp::with_env(backend, &[("SESSION_IDLE_TIMEOUT_SECS", "1")]).await;
-    data_exports::seed::demo(&app.state.db, 10).await.unwrap();
+    let app = TestApp::seeded_with(backend, &[("SESSION_IDLE_TIMEOUT_SECS", "1")], 10).await;
     let cookie = app.login("admin@acme.test").await;
     assert!(
         !app.call("current_user", &[], Some(&cookie))
@@ -289,8 +281,7 @@ async fn idle_sessions_expire(backend: Backend) {
 }
 
 async fn sessions_expire_absolutely_however_active(backend: Backend) {
-    let app = TestApp::with_env(backend, &[("SESSION_ABSOLUTE_TIMEOUT_SECS", "2")]).await;
-    data_exports::seed::demo(&app.state.db, 10).await.unwrap();
+    let app = TestApp::seeded_with(backend, &[("SESSION_ABSOLUTE_TIMEOUT_SECS", "2")], 10).await;
     let cookie = app.login("admin@acme.test").await;
     for _ in 0..3 {
         assert!(
@@ -369,7 +360,8 @@ async fn a_user_sees_only_their_own_organisation(backend: Backend) {
         acme_user["organization_id"].as_str().unwrap()
     );
 
-    // Removing the membership ends the session's access at once.
+    // Removing the membership ends the session's access at once. (The app has no function that
+    // removes one: an administrator's SQL stands in for it.)
     data_exports::with_db!(&app.state.db, pool => {
         sqlx::query("DELETE FROM memberships WHERE user_id = $1").bind(user.user_id).execute(pool).await.map(|_| ())
     })
@@ -412,6 +404,7 @@ async fn malformed_requests_get_a_clear_400(backend: Backend) {
 async fn the_audit_log_is_append_only(backend: Backend) {
     let app = TestApp::seeded(backend).await;
     app.login("admin@acme.test").await;
+    // Tampering, by SQL: the database itself must refuse it.
     let update = data_exports::with_db!(&app.state.db, pool => {
         sqlx::query("UPDATE pf_audit_logs SET event = 'tampered'").execute(pool).await.map(|_| ())
     });
@@ -579,6 +572,7 @@ async fn housekeeping_removes_expired_sessions_and_stale_failures(backend: Backe
     let db = &app.state.db;
     let past = chrono::Utc::now() - chrono::TimeDelta::minutes(1);
     let old = chrono::Utc::now() - chrono::TimeDelta::minutes(20);
+    // Rows from the past, written by hand: the app's own functions only ever write the present.
     with_db!(db, pool => {
         sqlx::query("UPDATE sessions SET expires_at = $1 WHERE user_id = (SELECT id FROM users WHERE email = 'staff@acme.test')")
             .bind(past).execute(pool).await.unwrap();
@@ -586,12 +580,15 @@ async fn housekeeping_removes_expired_sessions_and_stale_failures(backend: Backe
             .bind(old).bind(chrono::Utc::now()).execute(pool).await.unwrap();
     });
     assert_eq!(housekeeping::sweep(db).await.unwrap(), (1, 1));
-    let left: (i64, String) = with_db!(db, pool => {
-        let sessions = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(pool).await.unwrap();
-        let failure = sqlx::query_scalar("SELECT key FROM login_failures").fetch_one(pool).await.unwrap();
-        (sessions, failure)
+    let failure: String = with_db!(db, pool => {
+        sqlx::query_scalar("SELECT key FROM login_failures").fetch_one(pool).await.unwrap()
     });
-    assert_eq!(left, (1, "recent".to_owned()), "what still counts stays");
+    let sessions = count(&app, "SELECT COUNT(*) FROM sessions").await;
+    assert_eq!(
+        (sessions, failure.as_str()),
+        (1, "recent"),
+        "what still counts stays"
+    );
     assert!(!app.call("current_user", &[], Some(&admin)).await.json().is_null());
     assert_eq!(housekeeping::sweep(db).await.unwrap(), (0, 0));
 }

@@ -5,11 +5,10 @@
 
 mod common;
 
-use common::{Backend, TestApp, TestResponse, fetch};
-use data_exports::{
-    exports::{repo, stored},
-    storage::ObjectKey,
-    with_db,
+use common::{
+    Backend, TestApp, TestResponse, complete_export, count, create_export_request, delete_export_request,
+    export_request, fail_export, fetch, id_of, list_export_requests, organization_of, request_exists,
+    request_state, sign_download_url,
 };
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -29,62 +28,11 @@ on_both_databases!(
 );
 
 fn selected_csv() -> Value {
-    json!({ "request": { "export_type": "selected_records", "export_format": "csv", "entity_types": ["clients"] } })
+    export_request("selected_records", "csv", &["clients"])
 }
 
 async fn create(app: &TestApp, cookie: &str) -> TestResponse {
-    app.call_json("create_export_request", &selected_csv(), Some(cookie))
-        .await
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    with_db!(&app.state.db, pool => {
-        sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
-    })
-}
-
-/// Marks request `id` completed with a stored file, named as the worker would name it.
-async fn complete(app: &TestApp, organization_id: Uuid, id: Uuid, contents: &[u8]) -> ObjectKey {
-    let key = ObjectKey::new(organization_id, id, "export.csv").unwrap();
-    let mut writer = app.state.storage.writer(&key, "text/csv").await.unwrap();
-    writer.write(contents).await.unwrap();
-    writer.finish().await.unwrap();
-    let db = &app.state.db;
-    let request = repo::find(db, organization_id, id).await.unwrap().unwrap();
-    let slug = repo::organization_slug(db, organization_id).await.unwrap();
-    let file_name = stored::download_name(&slug, &request.spec(), chrono::Utc::now().date_naive());
-    with_db!(db, pool => {
-        sqlx::query(
-            "UPDATE pf_export_requests SET status = 'completed', progress = 100, storage_key = $2, \
-             file_name = $3, completed_at = requested_at, row_count = 1, file_size_bytes = $4 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(key.as_str())
-        .bind(file_name)
-        .bind(contents.len() as i64)
-        .execute(pool)
-        .await
-        .map(|_| ())
-        .unwrap()
-    });
-    key
-}
-
-fn id_of(response: &TestResponse) -> Uuid {
-    response.json()["id"].as_str().unwrap().parse().unwrap()
-}
-
-async fn organization_of(app: &TestApp, cookie: &str) -> Uuid {
-    let user = app.call("current_user", &[], Some(cookie)).await.json();
-    user["organization_id"].as_str().unwrap().parse().unwrap()
-}
-
-/// How many requests `id` names (0 or 1).
-async fn remaining(app: &TestApp, id: Uuid) -> i64 {
-    with_db!(&app.state.db, pool => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM pf_export_requests WHERE id = $1")
-            .bind(id).fetch_one(pool).await.unwrap()
-    })
+    create_export_request(app, cookie, "selected_records", "csv", &["clients"]).await
 }
 
 /// What one user may do, by action.
@@ -153,15 +101,9 @@ async fn each_role_can_do_exactly_what_its_permissions_allow(backend: Backend) {
             // One completed export in each organisation, made by its admin.
             let mine = id_of(&create(&app, admin).await);
             let mine_body = format!("{domain} {local}\n");
-            complete(&app, *own_org, mine, mine_body.as_bytes()).await;
+            complete_export(&app, mine, mine_body.as_bytes()).await;
             let theirs = id_of(&create(&app, other_admin).await);
-            complete(
-                &app,
-                *other_org,
-                theirs,
-                format!("{other_domain} secret\n").as_bytes(),
-            )
-            .await;
+            complete_export(&app, theirs, format!("{other_domain} secret\n").as_bytes()).await;
             let audited = app.audit_count("access_denied").await;
             let forbidden = |response: &TestResponse, what: &str| {
                 assert_eq!(
@@ -174,9 +116,7 @@ async fn each_role_can_do_exactly_what_its_permissions_allow(backend: Backend) {
             };
 
             // List: its own organisation's exports only.
-            let listed = app
-                .call("list_export_requests", &[("page", "1")], Some(&cookie))
-                .await;
+            let listed = list_export_requests(&app, &cookie, 1).await;
             if allowed.list {
                 assert_eq!(listed.status, StatusCode::OK, "{who} list");
                 let ids: Vec<String> = listed.json()["items"]
@@ -205,11 +145,11 @@ async fn each_role_can_do_exactly_what_its_permissions_allow(backend: Backend) {
             let after = count(&app, "SELECT COUNT(*) FROM pf_export_requests").await;
             if allowed.create {
                 assert_eq!(created.status, StatusCode::OK, "{who} create: {}", created.text());
-                let owner: Uuid = with_db!(&app.state.db, pool => {
-                    sqlx::query_scalar("SELECT organization_id FROM pf_export_requests WHERE id = $1")
-                        .bind(id_of(&created)).fetch_one(pool).await.unwrap()
-                });
+                let created = id_of(&created);
+                let owner = request_state(&app, created).await.organization_id;
                 assert_eq!(owner, *own_org, "{who} created into another organisation");
+                // Settled, so that the next role's completions claim the requests they mean to.
+                fail_export(&app, created, "Settled by the test.").await;
             } else {
                 forbidden(&created, "create");
                 denials += 1;
@@ -222,12 +162,8 @@ async fn each_role_can_do_exactly_what_its_permissions_allow(backend: Backend) {
 
             // Sign, then fetch the signed URL: its own export downloads; the other's is never
             // signed, and no edit of its own URL reaches the other's file.
-            let signed = app
-                .call("sign_download_url", &[("id", &mine.to_string())], Some(&cookie))
-                .await;
-            let signed_theirs = app
-                .call("sign_download_url", &[("id", &theirs.to_string())], Some(&cookie))
-                .await;
+            let signed = sign_download_url(&app, &cookie, mine).await;
+            let signed_theirs = sign_download_url(&app, &cookie, theirs).await;
             if allowed.sign {
                 assert_eq!(signed.status, StatusCode::OK, "{who} sign: {}", signed.text());
                 let url: String = serde_json::from_slice(&signed.body).unwrap();
@@ -254,20 +190,8 @@ async fn each_role_can_do_exactly_what_its_permissions_allow(backend: Backend) {
             }
 
             // Delete: its own when allowed; the other's never, and it stays.
-            let deleted_theirs = app
-                .call(
-                    "delete_export_request",
-                    &[("id", &theirs.to_string())],
-                    Some(&cookie),
-                )
-                .await;
-            let deleted = app
-                .call(
-                    "delete_export_request",
-                    &[("id", &mine.to_string())],
-                    Some(&cookie),
-                )
-                .await;
+            let deleted_theirs = delete_export_request(&app, &cookie, theirs).await;
+            let deleted = delete_export_request(&app, &cookie, mine).await;
             if allowed.delete {
                 assert_eq!(
                     deleted_theirs.status,
@@ -281,16 +205,11 @@ async fn each_role_can_do_exactly_what_its_permissions_allow(backend: Backend) {
                 forbidden(&deleted, "delete");
                 denials += 2;
             }
-            assert_eq!(
-                remaining(&app, theirs).await,
-                1,
+            assert!(
+                request_exists(&app, theirs).await,
                 "{who} deleted the other organisation's export"
             );
-            assert_eq!(
-                remaining(&app, mine).await,
-                i64::from(!allowed.delete),
-                "{who} delete"
-            );
+            assert_eq!(request_exists(&app, mine).await, !allowed.delete, "{who} delete");
 
             // Every refusal, 403 or 404, is in the audit log, attributed to the caller.
             assert_eq!(
@@ -379,20 +298,17 @@ async fn create_validates_against_the_catalog_naming_the_field(backend: Backend)
 
 async fn listing_is_newest_first_paginated_and_reports_active_requests(backend: Backend) {
     // More than a page of requests: above the default creation limits.
-    let app = TestApp::with_env(
+    let app = TestApp::seeded_with(
         backend,
         &[
             ("EXPORT_LIMIT_PER_USER_PER_HOUR", "100"),
             ("EXPORT_MAX_ACTIVE_PER_ORGANIZATION", "100"),
         ],
+        30,
     )
     .await;
-    data_exports::seed::demo(&app.state.db, 30).await.unwrap();
     let cookie = app.login("admin@acme.test").await;
-    let empty = app
-        .call("list_export_requests", &[("page", "1")], Some(&cookie))
-        .await
-        .json();
+    let empty = list_export_requests(&app, &cookie, 1).await.json();
     assert_eq!(
         (empty["total"].as_u64(), empty["has_active"].as_bool()),
         (Some(0), Some(false))
@@ -401,30 +317,21 @@ async fn listing_is_newest_first_paginated_and_reports_active_requests(backend: 
     for _ in 0..30 {
         ids.push(id_of(&create(&app, &cookie).await));
     }
-    let first = app
-        .call("list_export_requests", &[("page", "1")], Some(&cookie))
-        .await
-        .json();
+    let first = list_export_requests(&app, &cookie, 1).await.json();
     assert_eq!(first["total"], 30);
     assert_eq!(first["has_active"], true);
     let items = first["items"].as_array().unwrap();
     assert_eq!(items.len(), 25);
     assert_eq!(items[0]["id"], ids[29].to_string(), "newest first");
-    let second = app
-        .call("list_export_requests", &[("page", "2")], Some(&cookie))
-        .await
-        .json();
+    let second = list_export_requests(&app, &cookie, 2).await.json();
     assert_eq!(second["items"].as_array().unwrap().len(), 5);
     assert_eq!(second["items"][4]["id"], ids[0].to_string());
 
     // Once nothing is pending or processing, the Refresh button has no reason to show.
-    with_db!(&app.state.db, pool => {
-        sqlx::query("UPDATE pf_export_requests SET status = 'failed', error = 'x'").execute(pool).await.map(|_| ()).unwrap()
-    });
-    let settled = app
-        .call("list_export_requests", &[("page", "1")], Some(&cookie))
-        .await
-        .json();
+    for id in &ids {
+        fail_export(&app, *id, "x").await;
+    }
+    let settled = list_export_requests(&app, &cookie, 1).await.json();
     assert_eq!(settled["has_active"], false);
 }
 
@@ -432,9 +339,8 @@ async fn another_organisations_ids_are_not_found(backend: Backend) {
     let app = TestApp::seeded(backend).await;
     let acme = app.login("admin@acme.test").await;
     let globex = app.login("admin@globex.test").await;
-    let acme_org = organization_of(&app, &acme).await;
     let theirs = id_of(&create(&app, &acme).await);
-    complete(&app, acme_org, theirs, b"acme only\n").await;
+    complete_export(&app, theirs, b"acme only\n").await;
     let missing = Uuid::new_v4();
 
     for id in [theirs, missing] {
@@ -450,10 +356,7 @@ async fn another_organisations_ids_are_not_found(backend: Backend) {
             );
         }
     }
-    let listed = app
-        .call("list_export_requests", &[("page", "1")], Some(&globex))
-        .await
-        .json();
+    let listed = list_export_requests(&app, &globex, 1).await.json();
     assert_eq!(listed["total"], 0, "Globex sees none of Acme's exports");
     assert_eq!(
         count(&app, "SELECT COUNT(*) FROM pf_export_requests").await,
@@ -466,22 +369,17 @@ async fn download_urls_are_signed_only_for_completed_exports_and_audited(backend
     let app = TestApp::seeded(backend).await;
     let cookie = app.login("staff@acme.test").await;
     let admin = app.login("admin@acme.test").await;
-    let org = organization_of(&app, &cookie).await;
     let id = id_of(&create(&app, &admin).await);
 
-    let pending = app
-        .call("sign_download_url", &[("id", &id.to_string())], Some(&cookie))
-        .await;
+    let pending = sign_download_url(&app, &cookie, id).await;
     assert_eq!(pending.status, StatusCode::CONFLICT);
     assert_eq!(
         pending.json()["message"],
         "This export is not ready to download yet."
     );
 
-    complete(&app, org, id, b"id,name\n1,Ada\n").await;
-    let first = app
-        .call("sign_download_url", &[("id", &id.to_string())], Some(&cookie))
-        .await;
+    complete_export(&app, id, b"id,name\n1,Ada\n").await;
+    let first = sign_download_url(&app, &cookie, id).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text());
     let url: String = serde_json::from_slice(&first.body).unwrap();
     assert!(url.contains("acme-behavioral-health-selected-records-"), "{url}");
@@ -492,10 +390,9 @@ async fn download_urls_are_signed_only_for_completed_exports_and_audited(backend
     assert_eq!(download.status, StatusCode::OK);
     assert_eq!(download.body, b"id,name\n1,Ada\n");
 
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    let second = app
-        .call("sign_download_url", &[("id", &id.to_string())], Some(&cookie))
-        .await;
+    // Links expire on whole seconds: the next one is signed in a later second.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let second = sign_download_url(&app, &cookie, id).await;
     let second: String = serde_json::from_slice(&second.body).unwrap();
     assert_ne!(url, second, "every click signs anew");
     assert_eq!(app.audit_count("export_downloaded").await, 2);
@@ -504,16 +401,13 @@ async fn download_urls_are_signed_only_for_completed_exports_and_audited(backend
 async fn delete_removes_the_history_entry_and_its_file_but_no_records(backend: Backend) {
     let app = TestApp::seeded(backend).await;
     let cookie = app.login("admin@globex.test").await;
-    let org = organization_of(&app, &cookie).await;
     let id = id_of(&create(&app, &cookie).await);
-    let key = complete(&app, org, id, b"rows\n").await;
+    let key = complete_export(&app, id, b"rows\n").await;
     let records = "SELECT (SELECT COUNT(*) FROM clients) + (SELECT COUNT(*) FROM appointments) + \
                    (SELECT COUNT(*) FROM encounters) + (SELECT COUNT(*) FROM claims) + (SELECT COUNT(*) FROM staff)";
     let before = count(&app, records).await;
 
-    let response = app
-        .call("delete_export_request", &[("id", &id.to_string())], Some(&cookie))
-        .await;
+    let response = delete_export_request(&app, &cookie, id).await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.text());
     assert_eq!(count(&app, "SELECT COUNT(*) FROM pf_export_requests").await, 0);
     assert!(!app.state.storage.exists(&key).await.unwrap(), "the file is gone");
@@ -524,9 +418,7 @@ async fn delete_removes_the_history_entry_and_its_file_but_no_records(backend: B
     );
     assert_eq!(app.audit_count("export_request_deleted").await, 1);
 
-    let again = app
-        .call("delete_export_request", &[("id", &id.to_string())], Some(&cookie))
-        .await;
+    let again = delete_export_request(&app, &cookie, id).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
 }
 
@@ -613,16 +505,16 @@ fn refusal(response: &TestResponse) -> String {
 }
 
 async fn creation_is_limited_per_user_per_organisation_and_by_active_exports(backend: Backend) {
-    let app = TestApp::with_env(
+    let app = TestApp::seeded_with(
         backend,
         &[
             ("EXPORT_LIMIT_PER_USER_PER_HOUR", "2"),
             ("EXPORT_LIMIT_PER_ORGANIZATION_PER_HOUR", "3"),
             ("EXPORT_MAX_ACTIVE_PER_ORGANIZATION", "10"),
         ],
+        5,
     )
     .await;
-    data_exports::seed::demo(&app.state.db, 5).await.unwrap();
     let admin = app.login("admin@acme.test").await;
     let finance = app.login("finance@acme.test").await;
     for _ in 0..2 {
@@ -634,16 +526,12 @@ async fn creation_is_limited_per_user_per_organisation_and_by_active_exports(bac
         "You have requested 2 exports in the last hour, the most allowed. Try again later."
     );
     // Deleting a request does not give its place back.
-    let id = app
-        .call("list_export_requests", &[("page", "1")], Some(&admin))
-        .await
-        .json()["items"][0]["id"]
+    let id = list_export_requests(&app, &admin, 1).await.json()["items"][0]["id"]
         .as_str()
         .unwrap()
-        .to_owned();
-    let deleted = app
-        .call("delete_export_request", &[("id", &id)], Some(&admin))
-        .await;
+        .parse()
+        .unwrap();
+    let deleted = delete_export_request(&app, &admin, id).await;
     assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text());
     refusal(&create(&app, &admin).await);
     // Another user of the organisation has their own allowance, up to the organisation's.
@@ -657,15 +545,10 @@ async fn creation_is_limited_per_user_per_organisation_and_by_active_exports(bac
     let globex = app.login("admin@globex.test").await;
     assert_eq!(create(&app, &globex).await.status, StatusCode::OK);
     // Refusals create nothing and audit nothing as created.
-    let created: i64 = with_db!(&app.state.db, pool => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM pf_audit_logs WHERE event = 'export_request_created'")
-            .fetch_one(pool).await.unwrap()
-    });
-    assert_eq!(created, 4);
+    assert_eq!(app.audit_count("export_request_created").await, 4);
 
     // The cap on active exports: a second app where nothing is processed.
-    let app = TestApp::with_env(backend, &[("EXPORT_MAX_ACTIVE_PER_ORGANIZATION", "2")]).await;
-    data_exports::seed::demo(&app.state.db, 5).await.unwrap();
+    let app = TestApp::seeded_with(backend, &[("EXPORT_MAX_ACTIVE_PER_ORGANIZATION", "2")], 5).await;
     let admin = app.login("admin@acme.test").await;
     for _ in 0..2 {
         assert_eq!(create(&app, &admin).await.status, StatusCode::OK);
@@ -678,8 +561,7 @@ async fn creation_is_limited_per_user_per_organisation_and_by_active_exports(bac
 }
 
 async fn concurrent_requests_never_overshoot_a_limit(backend: Backend) {
-    let app = TestApp::with_env(backend, &[("EXPORT_LIMIT_PER_USER_PER_HOUR", "5")]).await;
-    data_exports::seed::demo(&app.state.db, 5).await.unwrap();
+    let app = TestApp::seeded_with(backend, &[("EXPORT_LIMIT_PER_USER_PER_HOUR", "5")], 5).await;
     let admin = app.login("admin@acme.test").await;
     let app = std::sync::Arc::new(app);
     let attempts: Vec<_> = (0..12)
@@ -698,8 +580,5 @@ async fn concurrent_requests_never_overshoot_a_limit(backend: Backend) {
         .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
         .count();
     assert_eq!((created, refused), (5, 7), "{statuses:?}");
-    let rows: i64 = with_db!(&app.state.db, pool => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM pf_export_requests").fetch_one(pool).await.unwrap()
-    });
-    assert_eq!(rows, 5);
+    assert_eq!(count(&*app, "SELECT COUNT(*) FROM pf_export_requests").await, 5);
 }

@@ -7,8 +7,7 @@
 
 mod common;
 
-use common::{Backend, TestApp};
-use data_exports::with_db;
+use common::{Backend, TestApp, count, export_request};
 use serde_json::{Value, json};
 
 on_both_databases!(every_server_function_survives_hostile_payloads);
@@ -154,31 +153,30 @@ fn mutate_form(rng: &mut Rng, fields: &[&str]) -> (Vec<u8>, &'static str) {
     }
 }
 
-async fn count(app: &TestApp, table: &str) -> i64 {
-    with_db!(&app.state.db, pool => {
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(pool).await.unwrap()
-    })
+/// The rows of `table`.
+async fn rows(app: &TestApp, table: &str) -> i64 {
+    count(app, &format!("SELECT COUNT(*) FROM {table}")).await
 }
 
 async fn every_server_function_survives_hostile_payloads(backend: Backend) {
-    let app = TestApp::with_env(
+    let app = TestApp::seeded_with(
         backend,
         &[
             ("EXPORT_LIMIT_PER_USER_PER_HOUR", "100000"),
             ("EXPORT_MAX_ACTIVE_PER_ORGANIZATION", "100000"),
         ],
+        5,
     )
     .await;
-    data_exports::seed::demo(&app.state.db, 5).await.unwrap();
     let admin = app.login("admin@acme.test").await;
     let before: Vec<i64> = {
         let mut counts = Vec::new();
         for table in ["organizations", "users", "memberships", "clients", "appointments"] {
-            counts.push(count(&app, table).await);
+            counts.push(rows(&app, table).await);
         }
         counts
     };
-    let valid_create = json!({ "request": { "export_type": "selected_records", "export_format": "csv", "entity_types": ["clients"] } });
+    let valid_create = export_request("selected_records", "csv", &["clients"]);
     let mut rng = Rng(data_exports::seed::Rng::new(&format!("hostile-{backend:?}")));
     let mut created = 0i64;
     let mut statuses = std::collections::BTreeMap::new();
@@ -235,10 +233,10 @@ async fn every_server_function_survives_hostile_payloads(backend: Backend) {
     // Only what a valid request would change has changed.
     let mut after = Vec::new();
     for table in ["organizations", "users", "memberships", "clients", "appointments"] {
-        after.push(count(&app, table).await);
+        after.push(rows(&app, table).await);
     }
     assert_eq!(before, after, "hostile requests changed records");
-    assert_eq!(count(&app, "pf_export_requests").await, created);
+    assert_eq!(rows(&app, "pf_export_requests").await, created);
     // The admin's session survived all of it.
     let me = app.call("current_user", &[], Some(&admin)).await.json();
     assert_eq!(me["email"], "admin@acme.test", "{statuses:?}");

@@ -4,12 +4,16 @@
 
 mod common;
 
+use std::time::Duration;
+
 use axum::body::Body;
-use common::{Backend, TestApp, TestServer};
-use data_exports::engine::worker::{Outcome, Worker, WorkerContext};
+use common::{
+    ACME, Backend, TestApp, TestServer, count, create_export, eventually, http_client, organization_id,
+    session_cookie, user_id, work,
+};
+use data_exports::engine::worker::Outcome;
 use http::{Request, StatusCode, header};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 on_both_databases!(
     readyz_says_whether_the_database_and_the_store_answer,
@@ -60,8 +64,7 @@ fn metric(text: &str, name: &str) -> f64 {
 }
 
 async fn metrics_count_exports_and_the_queue_without_naming_anyone(backend: Backend) {
-    let app = TestApp::with_env(backend, &[("METRICS_TOKEN", "scrape-token-0123456789")]).await;
-    data_exports::seed::demo(&app.state.db, 20).await.unwrap();
+    let app = TestApp::seeded_with(backend, &[("METRICS_TOKEN", "scrape-token-0123456789")], 20).await;
     assert_eq!(get(&app, "/metrics", None).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         get(&app, "/metrics", Some("wrong")).await.status,
@@ -70,26 +73,14 @@ async fn metrics_count_exports_and_the_queue_without_naming_anyone(backend: Back
 
     let cookie = app.login("admin@acme.test").await;
     for _ in 0..2 {
-        let created = app
-            .call_json(
-                "create_export_request",
-                &json!({ "request": { "export_type": "audit_trail", "export_format": "csv" } }),
-                Some(&cookie),
-            )
-            .await;
-        assert_eq!(created.status, StatusCode::OK, "{}", created.text());
+        create_export(&app, &cookie, "audit_trail", "csv", &[]).await;
     }
     let before = get(&app, "/metrics", Some("scrape-token-0123456789")).await;
     assert_eq!(before.status, StatusCode::OK);
     let before = before.text();
     assert_eq!(metric(&before, "exports_queue_depth{status=\"pending\"}"), 2.0);
     let completed_before = metric(&before, "exports_completed_total");
-    let outcome = Worker::new(WorkerContext::of(&app.state))
-        .process_next(&CancellationToken::new())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(matches!(outcome, Outcome::Completed(_)));
+    assert!(matches!(work(&app).await, Outcome::Completed(_)));
 
     let after = get(&app, "/metrics", Some("scrape-token-0123456789"))
         .await
@@ -102,11 +93,10 @@ async fn metrics_count_exports_and_the_queue_without_naming_anyone(backend: Back
     assert!(metric(&after, "exports_duration_seconds_count") >= 1.0);
     assert!(after.contains("exports_duration_seconds_bucket{le=\"+Inf\"}"));
     // Nothing that identifies an organisation, a user or a record.
-    let organization: String = data_exports::with_db!(&app.state.db, pool => {
-        sqlx::query_scalar::<_, uuid::Uuid>("SELECT id FROM organizations LIMIT 1")
-            .fetch_one(pool).await.unwrap().to_string()
-    });
-    assert!(!after.contains(&organization));
+    for slug in [ACME, "globex-clinic"] {
+        let organization = organization_id(&app, slug).await;
+        assert!(!after.contains(&organization.to_string()), "{slug}");
+    }
     assert!(!after.contains("acme"));
 }
 
@@ -145,10 +135,7 @@ async fn oversized_bodies_are_refused_with_413_and_change_nothing(backend: Backe
         response.status,
         response.text()
     );
-    let rows: i64 = data_exports::with_db!(&app.state.db, pool => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM pf_export_requests").fetch_one(pool).await.unwrap()
-    });
-    assert_eq!(rows, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM pf_export_requests").await, 0);
 }
 
 async fn a_full_run_is_audited_once_per_event_and_its_logs_hold_no_phi_or_secret(backend: Backend) {
@@ -163,10 +150,7 @@ async fn a_full_run_is_audited_once_per_event_and_its_logs_hold_no_phi_or_secret
         ],
     );
     let db = Db::connect(&url, 2).await.unwrap();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = http_client();
     let form = |endpoint: &str, body: &[(&str, &str)], cookie: Option<&str>| {
         let mut request = client
             .post(server.url(&format!("/api/{endpoint}")))
@@ -192,22 +176,11 @@ async fn a_full_run_is_audited_once_per_event_and_its_logs_hold_no_phi_or_secret
     )
     .await
     .unwrap();
-    let token = signed_in
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok()?.strip_prefix("exports_session="))
-        .map(|value| value.split(';').next().unwrap().to_owned())
-        .next()
-        .expect("a session cookie");
-    let (organization_id, admin_id): (uuid::Uuid, uuid::Uuid) = with_db!(&db, pool => {
-        sqlx::query_as(
-            "SELECT m.organization_id, u.id FROM users u JOIN memberships m ON m.user_id = u.id \
-             WHERE u.email = 'admin@acme.test'",
-        )
-        .fetch_one(pool).await.unwrap()
-    });
-    // One appointment note too long for a spreadsheet cell: the XLSX export will fail.
+    let token = session_cookie(signed_in.headers()).expect("a session cookie");
+    let organization_id = organization_id(&db, ACME).await;
+    let admin_id = user_id(&db, "admin@acme.test").await;
+    // One appointment note too long for a spreadsheet cell: the XLSX export will fail. (No
+    // function of the app writes records: exports only read them.)
     with_db!(&db, pool => {
         sqlx::query(
             "UPDATE appointments SET notes = $1 WHERE id = \
@@ -234,18 +207,16 @@ async fn a_full_run_is_audited_once_per_event_and_its_logs_hold_no_phi_or_secret
         let created: serde_json::Value = created.json().await.unwrap();
         ids.push(uuid::Uuid::parse_str(created["id"].as_str().unwrap()).unwrap());
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let done: i64 = with_db!(&db, pool => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM pf_export_requests WHERE status IN ('completed', 'failed')")
-                .fetch_one(pool).await.unwrap()
-        });
-        if done == 3 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the exports never finished");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    eventually(
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        "the exports finishing",
+        async || {
+            let finished = "SELECT COUNT(*) FROM pf_export_requests WHERE status IN ('completed', 'failed')";
+            (count(&db, finished).await == 3).then_some(())
+        },
+    )
+    .await;
     // Download each completed export twice (each click signs anew), then delete the first.
     for id in &ids[..2] {
         for _ in 0..2 {

@@ -1,6 +1,6 @@
 //! The export queue on SQLite and Postgres: every job claimed exactly once by concurrent workers,
 //! expired leases re-claimed (only after their back-off) with the stale attempt fenced out,
-//! poison jobs failed at max_attempts.
+//! poison jobs failed at max_attempts. Back-offs and budgets come from the app's configuration.
 
 #![cfg(feature = "ssr")]
 
@@ -8,19 +8,11 @@ mod common;
 
 use std::{collections::HashSet, time::Duration};
 
-use common::{Backend, TestApp};
+use common::{Backend, RequestStatus, TestApp, enqueue, enqueue_one, lease_and_run_at, request_state};
 use data_exports::{
-    exports::{
-        catalog,
-        model::{ExportFormat, ExportType},
-        queue::{self, Claim, Completion},
-        repo,
-    },
-    records::EntityType,
-    retry::{DEFAULT_MAX_ATTEMPTS, RetryPolicy},
-    with_db,
+    exports::queue::{self, Claim, Completion},
+    retry::RetryPolicy,
 };
-use uuid::Uuid;
 
 on_both_databases!(
     concurrent_workers_claim_every_job_exactly_once,
@@ -32,43 +24,17 @@ on_both_databases!(
 
 const LEASE: Duration = Duration::from_secs(60);
 
+/// Back-off 1.5 s, then 60 s, and 3 attempts in all: a takeover's wait is long enough to see.
+const SLOW_BACK_OFF: [(&str, &str); 2] = [
+    ("WORKER_RETRY_BACKOFF_SECS", "1.5,60"),
+    ("WORKER_MAX_ATTEMPTS", "3"),
+];
+
 /// No wait between attempts: these tests are about claims and fences, not back-off.
-fn at_once() -> RetryPolicy {
-    RetryPolicy::new(vec![Duration::ZERO], DEFAULT_MAX_ATTEMPTS).unwrap()
-}
-
-async fn enqueue(app: &TestApp, n: usize) -> Vec<Uuid> {
-    let organization: Uuid = with_db!(&app.state.db, pool => {
-        sqlx::query_scalar("SELECT id FROM organizations ORDER BY slug LIMIT 1").fetch_one(pool).await.unwrap()
-    });
-    let user: Uuid = with_db!(&app.state.db, pool => {
-        sqlx::query_scalar("SELECT id FROM users LIMIT 1").fetch_one(pool).await.unwrap()
-    });
-    let export = catalog::ValidExport {
-        export_type: ExportType::SelectedRecords,
-        export_format: ExportFormat::Csv,
-        entity_types: vec![EntityType::Clients],
-    };
-    let mut ids = Vec::new();
-    for _ in 0..n {
-        ids.push(
-            repo::insert(&app.state.db, organization, user, &export)
-                .await
-                .unwrap()
-                .id,
-        );
-    }
-    ids
-}
-
-async fn status(app: &TestApp, id: Uuid) -> (String, i32) {
-    with_db!(&app.state.db, pool => {
-        sqlx::query_as("SELECT status, attempt FROM pf_export_requests WHERE id = $1")
-            .bind(id)
-            .fetch_one(pool)
-            .await
-            .unwrap()
-    })
+async fn at_once(backend: Backend) -> (TestApp, RetryPolicy) {
+    let app = TestApp::seeded_with(backend, &[("WORKER_RETRY_BACKOFF_SECS", "0")], 30).await;
+    let policy = app.state.config.worker.retry.clone();
+    (app, policy)
 }
 
 fn done(claim: &Claim) -> Completion {
@@ -82,14 +48,14 @@ fn done(claim: &Claim) -> Completion {
 }
 
 async fn concurrent_workers_claim_every_job_exactly_once(backend: Backend) {
-    let app = TestApp::seeded(backend).await;
+    let (app, policy) = at_once(backend).await;
     let ids = enqueue(&app, 40).await;
     let mut workers = Vec::new();
     for worker in 0..4 {
-        let db = app.state.db.clone();
+        let (db, policy) = (app.state.db.clone(), policy.clone());
         workers.push(tokio::spawn(async move {
             let mut claimed = Vec::new();
-            while let Some(claim) = queue::claim(&db, &format!("worker-{worker}"), LEASE, &at_once())
+            while let Some(claim) = queue::claim(&db, &format!("worker-{worker}"), LEASE, &policy)
                 .await
                 .unwrap()
             {
@@ -107,56 +73,49 @@ async fn concurrent_workers_claim_every_job_exactly_once(backend: Backend) {
     assert_eq!(all.len(), 40, "every job claimed");
     assert_eq!(unique.len(), 40, "no job claimed twice");
     for id in ids {
-        assert_eq!(status(&app, id).await, ("completed".into(), 1));
+        assert_eq!(request_state(&app, id).await.status_attempt(), ("completed", 1));
     }
 }
 
 async fn an_expired_lease_is_claimed_again_and_the_stale_attempt_is_fenced(backend: Backend) {
-    let app = TestApp::seeded(backend).await;
-    let [id] = enqueue(&app, 1).await[..] else {
-        unreachable!()
-    };
+    let (app, policy) = at_once(backend).await;
+    let id = enqueue_one(&app).await;
     let db = &app.state.db;
     // The first worker's lease ends at once (as if it died and stopped renewing).
-    let stale = queue::claim(db, "dead-worker", Duration::ZERO, &at_once())
+    let stale = queue::claim(db, "dead-worker", Duration::ZERO, &policy)
         .await
         .unwrap()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let fresh = queue::claim(db, "live-worker", LEASE, &at_once())
+    let fresh = queue::claim(db, "live-worker", LEASE, &policy)
         .await
         .unwrap()
         .expect("re-claimed");
     assert_eq!((fresh.id(), fresh.attempt), (id, 2));
     assert!(
-        queue::claim(db, "third", LEASE, &at_once())
-            .await
-            .unwrap()
-            .is_none(),
+        queue::claim(db, "third", LEASE, &policy).await.unwrap().is_none(),
         "held under a live lease"
     );
 
     // The stale worker can change nothing.
-    assert!(!queue::heartbeat(db, &stale, LEASE, &at_once()).await.unwrap());
+    assert!(!queue::heartbeat(db, &stale, LEASE, &policy).await.unwrap());
     assert!(!queue::progress(db, &stale, 50).await.unwrap());
     assert!(!queue::complete(db, &stale, &done(&stale)).await.unwrap());
     assert!(!queue::fail(db, &stale, "stale").await.unwrap());
-    assert_eq!(status(&app, id).await, ("processing".into(), 2));
+    assert_eq!(request_state(&app, id).await.status_attempt(), ("processing", 2));
 
-    assert!(queue::heartbeat(db, &fresh, LEASE, &at_once()).await.unwrap());
+    assert!(queue::heartbeat(db, &fresh, LEASE, &policy).await.unwrap());
     assert!(queue::progress(db, &fresh, 70).await.unwrap());
     assert!(queue::complete(db, &fresh, &done(&fresh)).await.unwrap());
-    assert_eq!(status(&app, id).await, ("completed".into(), 2));
+    assert_eq!(request_state(&app, id).await.status_attempt(), ("completed", 2));
 }
 
 async fn a_poison_job_fails_at_max_attempts(backend: Backend) {
-    let app = TestApp::seeded(backend).await;
-    let [id] = enqueue(&app, 1).await[..] else {
-        unreachable!()
-    };
+    let (app, policy) = at_once(backend).await;
+    let id = enqueue_one(&app).await;
     let db = &app.state.db;
-    for attempt in 1..=DEFAULT_MAX_ATTEMPTS {
-        let claim = queue::claim(db, "crashing-worker", Duration::ZERO, &at_once())
+    for attempt in 1..=policy.max_attempts {
+        let claim = queue::claim(db, "crashing-worker", Duration::ZERO, &policy)
             .await
             .unwrap()
             .expect("claimable");
@@ -164,7 +123,7 @@ async fn a_poison_job_fails_at_max_attempts(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert!(
-        queue::claim(db, "w", LEASE, &at_once()).await.unwrap().is_none(),
+        queue::claim(db, "w", LEASE, &policy).await.unwrap().is_none(),
         "no attempts left"
     );
     let mut tx = db.begin().await.unwrap();
@@ -174,60 +133,51 @@ async fn a_poison_job_fails_at_max_attempts(backend: Backend) {
     tx.commit().await.unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].id(), id);
-    assert_eq!(status(&app, id).await, ("failed".into(), DEFAULT_MAX_ATTEMPTS));
+    assert_eq!(
+        request_state(&app, id).await.status_attempt(),
+        ("failed", policy.max_attempts)
+    );
 }
 
 async fn a_released_job_is_pending_again_fenced_and_costs_no_attempt(backend: Backend) {
-    let app = TestApp::seeded(backend).await;
-    let [id] = enqueue(&app, 1).await[..] else {
-        unreachable!()
-    };
+    let (app, policy) = at_once(backend).await;
+    let id = enqueue_one(&app).await;
     let db = &app.state.db;
-    let claim = queue::claim(db, "stopping-worker", LEASE, &at_once())
+    let claim = queue::claim(db, "stopping-worker", LEASE, &policy)
         .await
         .unwrap()
         .unwrap();
     assert!(queue::release(db, &claim).await.unwrap());
-    assert_eq!(status(&app, id).await, ("pending".into(), 1));
-    let again = queue::claim(db, "next-worker", LEASE, &at_once())
+    assert_eq!(request_state(&app, id).await.status_attempt(), ("pending", 1));
+    let again = queue::claim(db, "next-worker", LEASE, &policy)
         .await
         .unwrap()
         .unwrap();
     assert_eq!((again.id(), again.attempt), (id, 2));
     // The releasing worker's late writes (a heartbeat in flight) cannot touch the new holder's run.
-    assert!(!queue::heartbeat(db, &claim, LEASE, &at_once()).await.unwrap());
+    assert!(!queue::heartbeat(db, &claim, LEASE, &policy).await.unwrap());
     assert!(!queue::complete(db, &claim, &done(&claim)).await.unwrap());
     // And the release cost no attempt: the full budget is still there for the new holder.
-    let budget: i32 = with_db!(db, pool => {
-        sqlx::query_scalar("SELECT max_attempts - attempt FROM pf_export_requests WHERE id = $1")
-            .bind(id)
-            .fetch_one(pool)
-            .await
-            .unwrap()
-    });
-    assert_eq!(budget, DEFAULT_MAX_ATTEMPTS - 1);
+    let state = request_state(&app, id).await;
+    assert_eq!(state.max_attempts - state.attempt, policy.max_attempts - 1);
 }
 
 /// A worker killed mid-export (or whose failure the database was down to record) goes silent:
 /// its attempt is taken over once the lease has run out *plus* the back-off, never at the
 /// lease's end alone, and the row's timestamps show the wait.
 async fn a_silent_attempt_is_taken_over_only_after_its_lease_and_back_off(backend: Backend) {
-    let app = TestApp::seeded(backend).await;
-    let [id] = enqueue(&app, 1).await[..] else {
-        unreachable!()
-    };
+    let app = TestApp::seeded_with(backend, &SLOW_BACK_OFF, 30).await;
+    let id = enqueue_one(&app).await;
     let db = &app.state.db;
-    let policy = RetryPolicy::new(vec![Duration::from_millis(1500), Duration::from_secs(60)], 3).unwrap();
+    let policy = &app.state.config.worker.retry;
     let lease = Duration::from_millis(200);
-    let silent = queue::claim(db, "killed-worker", lease, &policy)
+    let silent = queue::claim(db, "killed-worker", lease, policy)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(silent.attempt, 1);
-    let (lease_end, takeover): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) = with_db!(db, pool => {
-        sqlx::query_as("SELECT lease_expires_at, run_at FROM pf_export_requests WHERE id = $1")
-            .bind(id).fetch_one(pool).await.unwrap()
-    });
+    let (lease_end, takeover) = lease_and_run_at(&app, id).await;
+    let lease_end = lease_end.unwrap();
     let (low, high) = policy.bounds(1);
     let waited = (takeover - lease_end).to_std().unwrap();
     assert!(
@@ -237,7 +187,7 @@ async fn a_silent_attempt_is_taken_over_only_after_its_lease_and_back_off(backen
 
     // The lease has run out, the back-off has not: nobody may take it.
     tokio::time::sleep(lease + Duration::from_millis(100)).await;
-    assert!(queue::claim(db, "eager", LEASE, &policy).await.unwrap().is_none());
+    assert!(queue::claim(db, "eager", LEASE, policy).await.unwrap().is_none());
     let mut tx = db.begin().await.unwrap();
     assert!(queue::fail_exhausted(&mut tx, "gone").await.unwrap().is_empty());
     tx.commit().await.unwrap();
@@ -245,16 +195,14 @@ async fn a_silent_attempt_is_taken_over_only_after_its_lease_and_back_off(backen
     // Once it has, the next attempt starts, and the silent one is fenced out.
     let left = (takeover - chrono::Utc::now()).to_std().unwrap_or_default();
     tokio::time::sleep(left + Duration::from_millis(50)).await;
-    let next = queue::claim(db, "next", LEASE, &policy)
+    let next = queue::claim(db, "next", LEASE, policy)
         .await
         .unwrap()
         .expect("taken over");
     assert_eq!((next.id(), next.attempt), (id, 2));
     assert!(!queue::complete(db, &silent, &done(&silent)).await.unwrap());
     // And the second attempt's own takeover is a longer step of the back-off.
-    let (lease_end, takeover): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) = with_db!(db, pool => {
-        sqlx::query_as("SELECT lease_expires_at, run_at FROM pf_export_requests WHERE id = $1")
-            .bind(id).fetch_one(pool).await.unwrap()
-    });
+    let (lease_end, takeover) = lease_and_run_at(&app, id).await;
+    let lease_end = lease_end.unwrap();
     assert!((takeover - lease_end).to_std().unwrap() >= policy.bounds(2).0);
 }

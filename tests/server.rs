@@ -4,16 +4,9 @@
 
 mod common;
 
-use std::{process::Command, time::Duration};
+use std::process::Command;
 
-use common::{BIN, TestServer};
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
+use common::{BIN, TestServer, http_client as client, session_cookie};
 
 #[tokio::test]
 async fn serves_the_exports_page_with_the_hydration_script() {
@@ -162,13 +155,7 @@ fn a_missing_configuration_file_is_named() {
 #[test]
 fn sigterm_shuts_the_server_down_cleanly() {
     let mut server = TestServer::start("sigterm", &[]);
-    let status = server.terminate();
-    assert!(status.success(), "{status:?}");
-    assert!(
-        server
-            .wait_for_line("shut down cleanly", Duration::from_secs(5))
-            .is_some()
-    );
+    server.terminate_cleanly();
 }
 
 /// `make run` on a fresh clone: the repository's files and nothing else (no `data/`, no
@@ -216,20 +203,10 @@ async fn a_fresh_clone_serves_with_the_readmes_defaults_and_the_demo_admin_signs
         .await
         .unwrap();
     assert_eq!(login.status(), 200, "{:?}", server.output());
-    let cookie = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("exports_session="))
-        .expect("a session cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let token = session_cookie(login.headers()).expect("a session cookie");
     let page = client
         .get(server.url("/settings/exports"))
-        .header("cookie", cookie)
+        .header("cookie", format!("exports_session={token}"))
         .send()
         .await
         .unwrap();

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Backend, TestApp, env, fetch, files_under};
+use common::{Backend, TestApp, fetch, files_under, s3_root};
 use data_exports::storage::{ObjectKey, ObjectStore, StorageError};
 use http::{StatusCode, header};
 use uuid::Uuid;
@@ -145,7 +145,7 @@ async fn a_failed_upload_leaves_nothing(store: Store) {
     assert!(!storage.exists(&key).await.unwrap());
     let leftovers = match store {
         Store::Fs => files_under(&app.state.config.server.data_dir.join("storage")),
-        Store::S3 => files_under(std::path::Path::new(&env("TEST_S3_ROOT")))
+        Store::S3 => files_under(&s3_root())
             .into_iter()
             .filter(|path| path.contains(&key.organization_id().to_string()) || path.contains("upload"))
             .collect(),
@@ -307,6 +307,6 @@ async fn ttls_are_bounded_and_honoured(store: Store) {
         }
     }
     // Every call signs anew.
-    std::thread::sleep(Duration::from_millis(1100));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_ne!(url, storage.signed_get_url(&key, HOUR, "x.csv").unwrap());
 }

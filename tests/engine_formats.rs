@@ -1,0 +1,399 @@
+//! What the export engine writes, on SQLite and Postgres: every export type in every format,
+//! requested through the server functions, produced by the worker, downloaded through signed URLs
+//! (from the local store and from S3) and read back by Python's csv/zipfile/json modules and
+//! openpyxl (`tests/support/read_export.py`), never by our own code — cell for cell against the
+//! fixture clinic; de-identified exports keep no identifier; no export holds another
+//! organisation's rows.
+
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use common::{
+    Backend, OTHER_MARKER, RequestStatus, TestApp, count, create_export, download, fixture, other_fixture,
+    read_back, request_state, setup_fixture, strings, work,
+};
+use data_exports::{
+    engine::{value::Value, worker::Outcome},
+    exports::model::{ExportFormat, ExportType},
+    records::EntityType,
+    with_db,
+};
+use serde_json::json;
+
+on_both_databases!(
+    every_type_in_every_format_reads_back_exactly,
+    de_identified_exports_keep_no_identifier,
+    an_export_never_contains_another_organisations_rows,
+    exports_are_stored_on_s3_and_downloaded_from_it,
+);
+
+/// What a reader of `format` must see for `value` (see read_export.py's canonical form).
+fn expected_cell(format: ExportFormat, value: &Value) -> serde_json::Value {
+    let text = match value {
+        Value::Null => return serde_json::Value::Null,
+        Value::Text(text) | Value::Json(text) if text.is_empty() => return serde_json::Value::Null,
+        Value::Text(text) | Value::Json(text) => {
+            let formula = text.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']);
+            if format == ExportFormat::Csv && formula {
+                format!("'{text}")
+            } else {
+                text.clone()
+            }
+        }
+        Value::Int(int) => int.to_string(),
+        Value::Bool(flag) => flag.to_string(),
+        Value::Date(date) => date.format("%Y-%m-%d").to_string(),
+        Value::Timestamp(at) => at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    };
+    serde_json::Value::String(text)
+}
+
+/// The fixture's `entity` as the reader must see it: every column, rows in id order.
+fn expected_table(format: ExportFormat, entity: EntityType) -> serde_json::Value {
+    let (_, mut rows) = fixture().into_iter().find(|(e, _)| *e == entity).unwrap();
+    rows.sort_by_key(|row| match &row[0].1 {
+        Value::Text(id) => id.clone(),
+        other => panic!("{other:?}"),
+    });
+    let header: Vec<&str> = entity.columns().iter().map(|c| c.name).collect();
+    let rows: Vec<Vec<serde_json::Value>> = rows
+        .iter()
+        .map(|row| {
+            header
+                .iter()
+                .map(|name| expected_cell(format, &row.iter().find(|(n, _)| n == name).unwrap().1))
+                .collect()
+        })
+        .collect();
+    json!({ "header": header, "rows": rows })
+}
+
+/// The payloads of the audit log's `export_request_completed` entries.
+async fn completions_audited(app: &TestApp) -> Vec<serde_json::Value> {
+    let payloads: Vec<String> = with_db!(&app.state.db, pool => {
+        sqlx::query_scalar("SELECT CAST(payload AS TEXT) FROM pf_audit_logs WHERE event = 'export_request_completed'")
+            .fetch_all(pool).await.unwrap()
+    });
+    payloads
+        .iter()
+        .map(|payload| serde_json::from_str(payload).unwrap())
+        .collect()
+}
+
+async fn every_type_in_every_format_reads_back_exactly(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (organization_id, cookie) = setup_fixture(&app).await;
+    for export_type in ExportType::ALL {
+        let entities: Vec<EntityType> = match export_type {
+            ExportType::SelectedRecords => vec![EntityType::Claims, EntityType::Clients],
+            ExportType::DeidentifiedDataset => vec![EntityType::Clients, EntityType::Appointments],
+            ExportType::AuditTrail => vec![EntityType::AuditLogs],
+            ExportType::FullOrganization => vec![
+                EntityType::Clients,
+                EntityType::Appointments,
+                EntityType::Encounters,
+                EntityType::Claims,
+                EntityType::Staff,
+            ],
+        };
+        let keys: Vec<&str> = entities.iter().map(|e| e.key()).collect();
+        for format in export_type.formats() {
+            let context = format!("{export_type:?} as {format:?}");
+            let id = create_export(&app, &cookie, export_type.key(), format.key(), &keys).await;
+            let Outcome::Completed(produced) = work(&app).await else {
+                panic!("{context} did not complete");
+            };
+            let bytes = download(&app, &cookie, id).await;
+            assert_eq!(bytes.len() as u64, produced.size, "{context}: stored size");
+            let file = read_back(&bytes, format.extension(entities.len()), entities[0].key());
+            let tables = file["entities"].as_object().unwrap();
+            let mut names: Vec<&String> = tables.keys().collect();
+            names.sort();
+            let mut want: Vec<&str> = keys.clone();
+            want.sort();
+            assert_eq!(names, want, "{context}: entities");
+
+            let state = request_state(&app, id).await;
+            assert_eq!(state.status(), "completed", "{context}");
+            let rows_read: usize = tables.values().map(|t| t["rows"].as_array().unwrap().len()).sum();
+            assert_eq!(
+                state.request.row_count,
+                Some(rows_read as i64),
+                "{context}: row_count"
+            );
+
+            match export_type {
+                ExportType::FullOrganization | ExportType::SelectedRecords => {
+                    for entity in &entities {
+                        assert_eq!(
+                            tables[entity.key()],
+                            expected_table(*format, *entity),
+                            "{context}: {entity:?}"
+                        );
+                    }
+                }
+                ExportType::DeidentifiedDataset => {
+                    for entity in &entities {
+                        let header: Vec<&str> = data_exports::engine::deidentify::columns(*entity)
+                            .iter()
+                            .map(|c| c.name)
+                            .collect();
+                        assert_eq!(tables[entity.key()]["header"], json!(header), "{context}");
+                        let fixture_rows = fixture().into_iter().find(|(e, _)| e == entity).unwrap().1.len();
+                        assert_eq!(
+                            tables[entity.key()]["rows"].as_array().unwrap().len(),
+                            fixture_rows
+                        );
+                    }
+                }
+                ExportType::AuditTrail => {
+                    let table = &tables["audit_logs"];
+                    let header: Vec<&str> = EntityType::AuditLogs.columns().iter().map(|c| c.name).collect();
+                    assert_eq!(table["header"], json!(header), "{context}");
+                    let ours: Vec<i64> = with_db!(&app.state.db, pool => {
+                        sqlx::query_scalar("SELECT id FROM pf_audit_logs WHERE organization_id = $1 ORDER BY id")
+                            .bind(organization_id).fetch_all(pool).await.unwrap()
+                    });
+                    let exported: Vec<i64> = table["rows"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|row| row[0].as_str().unwrap().parse().unwrap())
+                        .collect();
+                    assert!(!exported.is_empty(), "{context}");
+                    assert!(exported.windows(2).all(|w| w[0] < w[1]), "{context}: id order");
+                    assert!(
+                        exported.iter().all(|id| ours.contains(id)),
+                        "{context}: foreign audit rows"
+                    );
+                    // This very request's creation is in its own trail.
+                    let created = table["rows"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|row| row[2] == "export_request_created" && row[5] == json!(id.to_string()));
+                    assert!(created, "{context}: its own creation is missing");
+                }
+            }
+        }
+    }
+    // Each completion was audited, with counts and no PHI.
+    let payloads = completions_audited(&app).await;
+    let offered: usize = ExportType::ALL.iter().map(|t| t.formats().len()).sum();
+    assert_eq!(payloads.len(), offered);
+    for payload in payloads {
+        for key in [
+            "organization_id",
+            "export_request_id",
+            "export_type",
+            "export_format",
+            "entity_types",
+            "row_count",
+            "file_size_bytes",
+            "execution_time_ms",
+            "pii_phi_filtered",
+        ] {
+            assert!(payload.get(key).is_some(), "{key} missing from {payload}");
+        }
+        assert_eq!(payload["organization_id"], json!(organization_id.to_string()));
+        for secret in ["O'Brien", "Lovelace", "MRN-0001", "sean@example.test"] {
+            assert!(!payload.to_string().contains(secret));
+        }
+    }
+}
+
+async fn de_identified_exports_keep_no_identifier(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (_, cookie) = setup_fixture(&app).await;
+    let all = ["clients", "appointments", "encounters", "claims", "staff"];
+    for format in [ExportFormat::Json, ExportFormat::Csv] {
+        let id = create_export(&app, &cookie, "deidentified_dataset", format.key(), &all).await;
+        assert!(matches!(work(&app).await, Outcome::Completed(_)));
+        let bytes = download(&app, &cookie, id).await;
+        let text = if format == ExportFormat::Json {
+            String::from_utf8(bytes.clone()).unwrap()
+        } else {
+            // Look inside the ZIP's CSVs too, not only at its compressed bytes.
+            read_back(&bytes, "zip", "").to_string()
+        };
+        // No direct identifier and no real record id survives, anywhere in the file.
+        let mut secrets: Vec<String> = vec![
+            "Seán",
+            "O'Brien",
+            "Lovelace",
+            "Ada",
+            "MRN-0001",
+            "MRN-0002",
+            "-MRN-3",
+            "sean@example.test",
+            "555",
+            "12 Main St",
+            "Zoëville",
+            "Springfield",
+            "INS-3",
+            "@INS-1",
+            "CLM-0001",
+            "CLM-0002",
+            "1234567890",
+            "ana@fixture.test",
+            "E-001",
+            "Lopez",
+            "multi",
+            "improvement",
+            "94110",
+            "1930",
+            "03601",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        for (_, rows) in fixture() {
+            for row in rows {
+                if let Value::Text(real_id) = &row[0].1 {
+                    secrets.push(real_id.clone());
+                }
+            }
+        }
+        // Pseudonyms are random hex: one could spell "1930" by chance. Look past them.
+        let text = without_pseudonyms(&text);
+        for secret in &secrets {
+            assert!(!text.contains(secret.as_str()), "{format:?} leaks {secret:?}");
+        }
+        let file = read_back(&bytes, format.extension(all.len()), "");
+        let clients = &file["entities"]["clients"];
+        assert_eq!(
+            strings(&clients["header"]),
+            [
+                "id",
+                "date_of_birth",
+                "sex",
+                "state",
+                "zip_code",
+                "primary_diagnosis_code",
+                "intake_date",
+                "status"
+            ]
+        );
+        let rows = clients["rows"].as_array().unwrap();
+        // Rows stay in real-id order: Seán (born 1930), Ada (1985), the third (1999).
+        assert_eq!(rows[0][1], "90+", "over 89: no birth year");
+        assert_eq!(rows[1][1], "1985");
+        assert_eq!(rows[0][4], "000", "restricted ZIP3 036");
+        assert_eq!(rows[1][4], "941");
+        assert_eq!(rows[2][4], serde_json::Value::Null, "not a ZIP code: withheld");
+        assert_eq!(rows[0][6], "2021", "dates keep the year only");
+        for row in rows {
+            let pseudonym = row[0].as_str().unwrap();
+            assert_eq!(pseudonym.len(), 32);
+            assert!(pseudonym.bytes().all(|b| b.is_ascii_hexdigit()));
+        }
+        // Pseudonyms still join: the first appointment is Seán's, the encounter is of that
+        // appointment, and Seán's first claim is his.
+        let appointments = file["entities"]["appointments"]["rows"].as_array().unwrap();
+        assert_eq!(appointments[0][1], rows[0][0]);
+        assert_eq!(appointments[1][1], rows[1][0]);
+        assert_eq!(
+            appointments[0][3], "2024",
+            "appointment instants keep the year only"
+        );
+        let encounters = file["entities"]["encounters"]["rows"].as_array().unwrap();
+        assert_eq!(encounters[0][3], appointments[0][0]);
+        let claims = file["entities"]["claims"]["rows"].as_array().unwrap();
+        assert_eq!(claims[0][1], rows[0][0]);
+        let staff_header = &file["entities"]["staff"]["header"];
+        assert_eq!(staff_header, &json!(["id", "job_title", "hired_on", "active"]));
+    }
+    // Recorded as filtered, on the request and in the audit log.
+    let filtered = count(
+        &app,
+        "SELECT COUNT(*) FROM pf_export_requests WHERE export_type = 'deidentified_dataset' AND pii_phi_filtered",
+    )
+    .await;
+    assert_eq!(filtered, 2);
+    for payload in completions_audited(&app).await {
+        assert_eq!(payload["pii_phi_filtered"], true);
+    }
+}
+
+/// `text` with every run of exactly 32 hex digits (a pseudonym) replaced by `#`.
+fn without_pseudonyms(text: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_hexdigit() {
+            run.push(c);
+            continue;
+        }
+        out.push_str(if run.len() == 32 { "#" } else { &run });
+        run.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
+async fn an_export_never_contains_another_organisations_rows(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (_, cookie) = setup_fixture(&app).await;
+    let others: Vec<String> = other_fixture()
+        .into_iter()
+        .flat_map(|(_, rows)| rows.into_iter().map(|row| row[0].1.clone()))
+        .filter_map(|value| match value {
+            Value::Text(id) => Some(id),
+            _ => None,
+        })
+        .collect();
+    for (export_type, format) in [
+        ("full_organization", ExportFormat::Json),
+        ("full_organization", ExportFormat::Csv),
+        ("full_organization", ExportFormat::Xlsx),
+        ("audit_trail", ExportFormat::Json),
+    ] {
+        let id = create_export(&app, &cookie, export_type, format.key(), &[]).await;
+        assert!(matches!(work(&app).await, Outcome::Completed(_)));
+        let bytes = download(&app, &cookie, id).await;
+        let entities = if export_type == "audit_trail" { 1 } else { 5 };
+        let text = read_back(&bytes, format.extension(entities), "audit_logs").to_string();
+        assert!(!text.contains(OTHER_MARKER), "{export_type} {format:?}");
+        for other in &others {
+            assert!(
+                !text.contains(other.as_str()),
+                "{export_type} {format:?} has {other}"
+            );
+        }
+        assert!(!text.contains("admin@other.test"));
+    }
+}
+
+async fn exports_are_stored_on_s3_and_downloaded_from_it(backend: Backend) {
+    let app = TestApp::with_s3(backend, &[]).await;
+    let (_, cookie) = setup_fixture(&app).await;
+    for (format, entities) in [
+        (ExportFormat::Xlsx, vec![EntityType::Clients, EntityType::Staff]),
+        (ExportFormat::Csv, vec![EntityType::Appointments]),
+        (
+            ExportFormat::Json,
+            vec![EntityType::Claims, EntityType::Encounters],
+        ),
+    ] {
+        let keys: Vec<&str> = entities.iter().map(|e| e.key()).collect();
+        let id = create_export(&app, &cookie, "selected_records", format.key(), &keys).await;
+        assert!(matches!(work(&app).await, Outcome::Completed(_)));
+        let bytes = download(&app, &cookie, id).await;
+        let file = read_back(&bytes, format.extension(entities.len()), keys[0]);
+        for entity in entities {
+            assert_eq!(
+                file["entities"][entity.key()],
+                expected_table(format, entity),
+                "{format:?}"
+            );
+        }
+        if format == ExportFormat::Xlsx {
+            for sheet in ["clients", "staff"] {
+                assert_eq!(file["sheets"][sheet]["freeze"], "A2", "header row frozen");
+                assert_eq!(file["sheets"][sheet]["header_bold"], true);
+            }
+        }
+    }
+}
