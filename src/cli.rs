@@ -1,5 +1,5 @@
-//! The binary's command line: `serve` (the default), `worker`, `migrate`, `seed`, and `user`
-//! administration.
+//! The binary's command line: `serve` (the default), `worker`, `migrate`, `seed`, and `user` and
+//! `org` administration.
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Instant};
 
@@ -31,6 +31,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage organisations.
+    #[command(subcommand)]
+    Org(OrgCommand),
     /// Benchmark the export engine: produce one export straight from the database into the
     /// store, print its figures as JSON, and delete the file.
     #[command(hide = true)]
@@ -65,6 +68,18 @@ struct SeedArgs {
     /// Appointments per organisation (clients, staff, encounters and claims scale with it).
     #[arg(long, default_value_t = seed::DEFAULT_SCALE)]
     scale: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Set the organisation's IANA time zone (e.g. America/New_York): its export dates are read in it.
+    SetTimeZone {
+        /// The organisation (name or slug).
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        time_zone: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +159,7 @@ fn run(cli: Cli) -> CliResult {
                 seed_demo_and_print(&state, args.scale).await?;
             }
             Command::User(command) => user(&state, command).await?,
+            Command::Org(command) => org(&state, command).await?,
             Command::Bench(args) => bench(&state, args).await?,
         }
         // Closing the pool lets SQLite checkpoint its write-ahead log into the database file.
@@ -207,6 +223,19 @@ async fn user(state: &AppState, command: UserCommand) -> CliResult {
                 "{email} is a member of {org} ({})",
                 role.as_deref().unwrap_or("no role")
             );
+        }
+    }
+    Ok(())
+}
+
+async fn org(state: &AppState, command: OrgCommand) -> CliResult {
+    match command {
+        OrgCommand::SetTimeZone { org, time_zone } => {
+            let organization_id = accounts::find_organization(&state.db, &org)
+                .await?
+                .ok_or_else(|| format!("no organisation {org}"))?;
+            let zone = accounts::set_time_zone(&state.db, organization_id, &time_zone).await?;
+            println!("{org}'s dates are in {}", zone.name());
         }
     }
     Ok(())

@@ -13,10 +13,10 @@ use crate::{
 /// The demo's published password. Never seeded in production (see `Config::seed_demo`).
 pub const DEMO_PASSWORD: &str = "demo-password";
 
-/// The demo organisations and their email domains.
-pub const DEMO_ORGANIZATIONS: &[(&str, &str)] = &[
-    ("Acme Behavioral Health", "acme.test"),
-    ("Globex Clinic", "globex.test"),
+/// The demo organisations, their email domains and time zones.
+pub const DEMO_ORGANIZATIONS: &[(&str, &str, &str)] = &[
+    ("Acme Behavioral Health", "acme.test", "America/New_York"),
+    ("Globex Clinic", "globex.test", "Europe/London"),
 ];
 
 /// The demo users of each organisation: local part, display name suffix, role.
@@ -53,8 +53,9 @@ pub async fn is_empty(db: &Db) -> Result<bool, AppError> {
 /// organisation that has no records yet with `scale` appointments and what goes with them.
 pub async fn demo(db: &Db, scale: u64) -> Result<SeedReport, AppError> {
     let mut report = SeedReport::default();
-    for (name, domain) in DEMO_ORGANIZATIONS {
+    for (name, domain, time_zone) in DEMO_ORGANIZATIONS {
         let organization_id = accounts::ensure_organization(db, name).await?;
+        accounts::set_time_zone(db, organization_id, time_zone).await?;
         let short = name.split_whitespace().next().unwrap_or(name);
         for (local, title, role) in DEMO_USERS {
             let email = format!("{local}@{domain}");

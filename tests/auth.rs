@@ -349,6 +349,8 @@ async fn a_user_sees_only_their_own_organisation(backend: Backend) {
     let globex_user = app.call("current_user", &[], Some(&globex)).await.json();
     assert_eq!(acme_user["organization_name"], "Acme Behavioral Health");
     assert_eq!(globex_user["organization_name"], "Globex Clinic");
+    assert_eq!(acme_user["organization_time_zone"], "America/New_York");
+    assert_eq!(globex_user["organization_time_zone"], "Europe/London");
     assert_ne!(acme_user["organization_id"], globex_user["organization_id"]);
 
     // The guard hands every server function the session's organisation, never one from input.

@@ -214,4 +214,79 @@ async fn a_fresh_clone_serves_with_the_readmes_defaults_and_the_demo_admin_signs
     let html = page.text().await.unwrap();
     assert!(html.contains("New Export"), "{html}");
     assert!(!html.contains("Please sign in"), "{html}");
+    // The demo's Acme keeps its calendar in New York.
+    assert!(html.contains("Dates are in America/New_York"), "{html}");
+}
+
+/// `data-exports org set-time-zone`: an IANA name is stored (and shown to the organisation's
+/// users); anything else, or an unknown organisation, is refused with a message and changes nothing.
+#[tokio::test]
+async fn an_organisations_time_zone_is_set_by_its_iana_name_only() {
+    let data = common::scratch_dir("time-zone");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("DATA_DIR", &data)
+            .env_remove("DATABASE_URL")
+            .output()
+            .expect("run data-exports")
+    };
+    let seeded = run(&["seed", "--demo", "--scale", "10"]);
+    assert!(seeded.status.success(), "{seeded:?}");
+    let zone = || async {
+        let url = format!("sqlite://{}", data.join("exports.db").display());
+        let db = data_exports::db::Db::connect(&url, 1).await.unwrap();
+        let zones: Vec<(String, String)> = data_exports::with_db!(&db, pool => {
+            sqlx::query_as("SELECT slug, time_zone FROM organizations ORDER BY slug")
+                .fetch_all(pool)
+                .await
+                .unwrap()
+        });
+        db.close().await;
+        zones
+    };
+    let demo = vec![
+        ("acme-behavioral-health".to_owned(), "America/New_York".to_owned()),
+        ("globex-clinic".to_owned(), "Europe/London".to_owned()),
+    ];
+    assert_eq!(zone().await, demo);
+
+    let set = run(&[
+        "org",
+        "set-time-zone",
+        "--org",
+        "globex-clinic",
+        "--time-zone",
+        "Europe/Paris",
+    ]);
+    assert!(set.status.success(), "{set:?}");
+    assert!(String::from_utf8_lossy(&set.stdout).contains("Europe/Paris"));
+    assert_eq!(zone().await[1].1, "Europe/Paris");
+
+    for (org, time_zone, says) in [
+        ("globex-clinic", "Mars/Olympus_Mons", "not an IANA time zone"),
+        ("globex-clinic", "", "not an IANA time zone"),
+        ("no-such-clinic", "UTC", "no organisation no-such-clinic"),
+    ] {
+        let refused = run(&["org", "set-time-zone", "--org", org, "--time-zone", time_zone]);
+        assert!(!refused.status.success(), "{time_zone}: {refused:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(says), "{time_zone}: {stderr}");
+    }
+    assert_eq!(zone().await[1].1, "Europe/Paris", "a refusal changes nothing");
+
+    // A new organisation keeps its dates in UTC until told otherwise.
+    let db = data_exports::db::Db::connect(&format!("sqlite://{}", data.join("exports.db").display()), 1)
+        .await
+        .unwrap();
+    data_exports::auth::accounts::ensure_organization(&db, "Initech Counselling")
+        .await
+        .unwrap();
+    db.close().await;
+    assert!(
+        zone()
+            .await
+            .contains(&("initech-counselling".to_owned(), "UTC".to_owned()))
+    );
 }

@@ -79,6 +79,7 @@ test("the failed badge reveals its reason on keyboard focus", async ({ page }, i
 test("the admin sees the full list with every action", async ({ page }, info) => {
   await signIn(page, "admin@globex.test", info);
   await expect(rows(page)).toHaveCount(4);
+  await expect(page.getByText("Dates are in Europe/London")).toBeVisible(); // the organisation's calendar
   await expect(page.getByRole("button", { name: "New Export" })).toBeVisible();
   await expect(page.getByRole("button", { name: "Delete export" })).toHaveCount(4);
   if (hydrated(info)) {

@@ -49,6 +49,30 @@ pub async fn ensure_organization(db: &Db, name: &str) -> Result<Uuid, AppError> 
     Ok(id)
 }
 
+/// Reads an IANA time zone name (`Europe/London`); anything else is refused with a message.
+pub fn time_zone(name: &str) -> Result<chrono_tz::Tz, AppError> {
+    name.trim().parse().map_err(|_| {
+        AppError::validation(
+            "time_zone",
+            format!("{name:?} is not an IANA time zone name (such as America/New_York or Europe/London)."),
+        )
+    })
+}
+
+/// Sets the organisation's time zone, in which its export dates are read.
+pub async fn set_time_zone(db: &Db, organization_id: Uuid, name: &str) -> Result<chrono_tz::Tz, AppError> {
+    let zone = time_zone(name)?;
+    with_db!(db, pool => {
+        sqlx::query("UPDATE organizations SET time_zone = $2 WHERE id = $1")
+            .bind(organization_id)
+            .bind(zone.name())
+            .execute(pool)
+            .await
+            .map(drop)
+    })?;
+    Ok(zone)
+}
+
 /// The organisation whose name or slug is `name_or_slug`.
 pub async fn find_organization(db: &Db, name_or_slug: &str) -> Result<Option<Uuid>, AppError> {
     Ok(with_db!(db, pool => {

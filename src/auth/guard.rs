@@ -70,6 +70,7 @@ struct UserRow {
     email: String,
     display_name: String,
     organization_name: String,
+    organization_time_zone: String,
     role_key: Option<String>,
 }
 
@@ -82,7 +83,8 @@ pub async fn user_for_request(state: &AppState, parts: &Parts) -> Result<Current
     // A membership removed since sign-in ends the session's access at once.
     let row: UserRow = with_db!(db, pool => {
         sqlx::query_as(
-            "SELECT u.email, u.display_name, o.name AS organization_name, m.role_key \
+            "SELECT u.email, u.display_name, o.name AS organization_name, \
+                    o.time_zone AS organization_time_zone, m.role_key \
              FROM users u \
              JOIN memberships m ON m.user_id = u.id AND m.organization_id = $2 \
              JOIN organizations o ON o.id = m.organization_id \
@@ -109,6 +111,7 @@ pub async fn user_for_request(state: &AppState, parts: &Parts) -> Result<Current
         display_name: row.display_name,
         organization_id: session.organization_id,
         organization_name: row.organization_name,
+        organization_time_zone: row.organization_time_zone,
         role: row.role_key,
         permissions,
     })

@@ -29,6 +29,8 @@ pub struct CurrentUser {
     pub display_name: String,
     pub organization_id: Uuid,
     pub organization_name: String,
+    /// The organisation's IANA time zone (`America/New_York`): export dates are read in it.
+    pub organization_time_zone: String,
     pub role: Option<String>,
     pub permissions: Vec<String>,
 }

@@ -11,6 +11,7 @@ use crate::{
         icons::{PlusIcon, RefreshIcon},
         permission_gate::PermissionGate,
     },
+    ui::session::Session,
 };
 
 #[component]
@@ -27,6 +28,7 @@ pub(super) fn PageHeader(
                 <p class="subtitle">
                     "Request exports of your organisation's records and download them when they are ready."
                 </p>
+                <TimeZoneNote />
             </div>
             <div class="page-actions">
                 <button
@@ -49,6 +51,22 @@ pub(super) fn PageHeader(
                 "every download is recorded in the audit log."
             </p>
         </div>
+    }
+}
+
+/// "Dates are in America/New_York": the organisation's time zone, in which export dates are read.
+#[component]
+fn TimeZoneNote() -> impl IntoView {
+    let session = expect_context::<Session>();
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                session.user.await.ok().flatten().map(|user| {
+                    let note = format!("Dates are in {}", user.organization_time_zone);
+                    view! { <p class="time-zone">{note}</p> }
+                })
+            })}
+        </Transition>
     }
 }
 
