@@ -69,15 +69,9 @@ impl<'a> Source<'a> {
 
     /// `[app] key` parsed, or `None` when neither the file nor the environment sets it.
     pub fn get<T: FromStr>(&self, key: &str) -> Result<Option<T>, ConfigError> {
-        let Some((text, origin)) = self.text(key)? else {
-            return Ok(None);
-        };
-        text.trim().parse().map(Some).map_err(|_| {
-            ConfigError::invalid(
-                origin,
-                format!("cannot read {text:?} as a {}", std::any::type_name::<T>()),
-            )
-        })
+        self.text(key)?
+            .map(|(text, origin)| parse(&text, origin))
+            .transpose()
     }
 
     /// `[app] key`, or `default`.
@@ -118,16 +112,7 @@ impl<'a> Source<'a> {
 
     /// An environment-only variable, parsed.
     pub fn env_only_parsed<T: FromStr>(&self, name: &str) -> Result<Option<T>, ConfigError> {
-        self.env_only(name)
-            .map(|text| {
-                text.trim().parse().map_err(|_| {
-                    ConfigError::invalid(
-                        name,
-                        format!("cannot read {text:?} as a {}", std::any::type_name::<T>()),
-                    )
-                })
-            })
-            .transpose()
+        self.env_only(name).map(|text| parse(&text, name)).transpose()
     }
 
     /// The first key of the file that no section read.
@@ -135,6 +120,16 @@ impl<'a> Source<'a> {
         let read = self.read.borrow();
         self.table.keys().find(|key| !read.contains(*key)).cloned()
     }
+}
+
+/// `text` as a `T`, or an error naming where it came from.
+fn parse<T: FromStr>(text: &str, origin: impl Into<String>) -> Result<T, ConfigError> {
+    text.trim().parse().map_err(|_| {
+        ConfigError::invalid(
+            origin,
+            format!("cannot read {text:?} as a {}", std::any::type_name::<T>()),
+        )
+    })
 }
 
 /// Shows whether a secret is set, never what it is (for `Debug` of settings that hold one).

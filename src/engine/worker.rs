@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use chrono::{TimeDelta, Utc};
+use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -228,10 +228,9 @@ impl Worker {
                 tracing::error!(export_request_id = %claim.id(), attempt = claim.attempt, %error, "export failed");
                 if error.is_transient() && claim.attempt < claim.max_attempts {
                     let wait = retry.delay(claim.attempt);
-                    let run_at = Utc::now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::minutes(5));
                     // If the database is down now, the lease runs out instead and the back-off
                     // the last heartbeat recorded holds (see `queue`).
-                    if queue::retry(db, claim, run_at).await? {
+                    if queue::retry(db, claim, wait).await? {
                         METRICS.retried();
                         tracing::info!(
                             export_request_id = %claim.id(),

@@ -40,8 +40,9 @@ const CLAIMED: &str = "status = 'processing', attempt = attempt + 1, locked_by =
 /// The Postgres channel a new request is announced on (workers LISTEN; polling backs it up).
 pub const CHANNEL: &str = "pf_export_requests";
 
-fn lease_end(at: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
-    at + TimeDelta::from_std(lease).unwrap_or(TimeDelta::minutes(5))
+/// `at` plus `wait` (a wait too long for a timestamp counts as five minutes).
+fn after(at: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+    at + TimeDelta::from_std(wait).unwrap_or(TimeDelta::minutes(5))
 }
 
 /// Claims the oldest runnable request for `worker`, or `None` when there is nothing to do. The
@@ -65,7 +66,7 @@ pub async fn claim(
 
 async fn claim_next(db: &Db, worker: &str, lease: Duration) -> Result<Option<Claim>, sqlx::Error> {
     let at = now();
-    let expires = lease_end(at, lease);
+    let expires = after(at, lease);
     match db {
         // SQLite has one writer at a time: a single UPDATE … WHERE id = (SELECT … LIMIT 1) is atomic.
         Db::Sqlite(pool) => {
@@ -189,8 +190,8 @@ pub async fn heartbeat(
     lease: Duration,
     retry: &RetryPolicy,
 ) -> Result<bool, sqlx::Error> {
-    let expires = lease_end(now(), lease);
-    let takeover = lease_end(expires, retry.delay(claim.attempt));
+    let expires = after(now(), lease);
+    let takeover = after(expires, retry.delay(claim.attempt));
     fenced(db.into(), claim, "lease_expires_at = $3, run_at = $4", |f| {
         f.instant(expires).instant(takeover)
     })
@@ -265,9 +266,10 @@ pub async fn announce(db: &Db) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Puts a request that failed for a passing reason back in the queue, to run again at `run_at`
-/// (the attempt it used counts).
-pub async fn retry(db: &Db, claim: &Claim, run_at: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+/// Puts a request that failed for a passing reason back in the queue, to run again once `wait`
+/// has passed (the attempt it used counts).
+pub async fn retry(db: &Db, claim: &Claim, wait: Duration) -> Result<bool, sqlx::Error> {
+    let run_at = after(now(), wait);
     fenced(
         db.into(),
         claim,
