@@ -2,7 +2,9 @@
 //! streams the organisation's rows from one database snapshot, de-identifies them if the export
 //! type says so, and hands them over a bounded channel to an encoder on a blocking thread, whose
 //! output goes over another bounded channel to the object store's writer. Memory stays flat; if
-//! any stage fails or the job is cancelled, the object is aborted and nothing is left at its key.
+//! any stage fails, the object is aborted and nothing is left at its key. A cancelled job stops
+//! at once, wherever it waits (a stalled store included): its temporary file goes with it, and an
+//! open S3 upload stays noted for whoever finishes the request (see `exports::uploads`).
 
 pub mod deidentify;
 pub mod encode;
@@ -51,12 +53,13 @@ impl Cancel {
         self.token.cancel();
     }
 
-    /// Why the job was stopped, once it has been.
-    pub fn reason(&self) -> Option<CancelReason> {
-        self.token
-            .is_cancelled()
-            .then(|| self.reason.get().copied())
-            .flatten()
+    /// Waits until the job is stopped; returns why.
+    pub async fn fired(&self) -> CancelReason {
+        self.token.cancelled().await;
+        self.reason
+            .get()
+            .copied()
+            .expect("the reason is set before the token fires")
     }
 }
 
@@ -172,8 +175,8 @@ pub struct Settings {
     pub options: encode::Options,
 }
 
-/// Produces the file `plan` asks for. Stops with [`JobError::Cancelled`] soon after `cancel`
-/// fires; on any error nothing is left in the store.
+/// Produces the file `plan` asks for. Stops with [`JobError::Cancelled`] as soon as `cancel`
+/// fires, even while a read or an upload hangs; on any other error nothing is left in the store.
 pub async fn produce(
     db: &Db,
     storage: &ObjectStore,
@@ -181,6 +184,21 @@ pub async fn produce(
     settings: Settings,
     progress: &Progress,
     cancel: &Cancel,
+) -> Result<Produced, JobError> {
+    // Dropping the work stops every stage: the reader's transaction rolls back, the encoder sees
+    // its channel close, a local temporary file is removed and an S3 upload stays journaled.
+    tokio::select! {
+        produced = produce_file(db, storage, plan, settings, progress) => produced,
+        reason = cancel.fired() => Err(JobError::Cancelled(reason)),
+    }
+}
+
+async fn produce_file(
+    db: &Db,
+    storage: &ObjectStore,
+    plan: &Plan,
+    settings: Settings,
+    progress: &Progress,
 ) -> Result<Produced, JobError> {
     let entity_count = plan.spec.entity_types.len();
     let key = plan.object_key();
@@ -207,7 +225,7 @@ pub async fn produce(
         }
         Ok::<_, JobError>(())
     };
-    let read = read_all(&mut snapshot, plan, settings, progress, cancel, rows_tx);
+    let read = read_all(&mut snapshot, plan, settings, progress, rows_tx);
     let (read, uploaded, encoded) = tokio::join!(read, upload, encoder);
     let encoded =
         encoded.unwrap_or_else(|panic| Err(EncodeError::Format(format!("encoder panicked: {panic}"))));
@@ -239,7 +257,6 @@ async fn read_all(
     plan: &Plan,
     settings: Settings,
     progress: &Progress,
-    cancel: &Cancel,
     rows: mpsc::Sender<Message>,
 ) -> Result<u64, JobError> {
     let closed = |_| JobError::Encode(EncodeError::Closed);
@@ -261,9 +278,6 @@ async fn read_all(
             .await
             .map_err(closed)?;
         loop {
-            if let Some(reason) = cancel.reason() {
-                return Err(JobError::Cancelled(reason));
-            }
             let Some(mut batch) = snapshot.next_batch(&mut reader).await? else {
                 break;
             };

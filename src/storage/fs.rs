@@ -94,6 +94,7 @@ impl FsStore {
             temp,
             path,
             written: 0,
+            settled: false,
         })
     }
 
@@ -176,13 +177,16 @@ fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
-/// An object being written to a temporary file beside its final path.
+/// An object being written to a temporary file beside its final path. Dropped before it is
+/// finished or aborted (a cancelled job, even mid-finish), it removes the temporary file.
 #[derive(Debug)]
 pub struct FsWriter {
     file: Option<tokio::io::BufWriter<tokio::fs::File>>,
     temp: PathBuf,
     path: PathBuf,
     written: u64,
+    /// Renamed into place or removed: nothing left for `drop` to clean.
+    settled: bool,
 }
 
 impl FsWriter {
@@ -200,18 +204,21 @@ impl FsWriter {
         file.get_mut().sync_all().await?;
         drop(file);
         tokio::fs::rename(&self.temp, &self.path).await?;
+        self.settled = true;
         Ok(self.written)
     }
 
     pub async fn abort(mut self) {
         self.file.take();
         let _ = tokio::fs::remove_file(&self.temp).await;
+        self.settled = true;
     }
 }
 
 impl Drop for FsWriter {
     fn drop(&mut self) {
-        if self.file.take().is_some() {
+        if !self.settled {
+            self.file.take();
             let _ = std::fs::remove_file(&self.temp);
         }
     }

@@ -1,4 +1,5 @@
-//! The test S3 server (s3s-fs, started by `make test`): a new bucket's environment, its files, a dead store.
+//! The test S3 server (s3s-fs, started by `make test`): a new bucket's environment, its files, a
+//! dead store and a stalled one.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -51,6 +52,27 @@ pub fn unreachable_store_env() -> [(&'static str, &'static str); 3] {
         ),
         ("S3_ACCESS_KEY_ID", "key"),
         ("S3_SECRET_ACCESS_KEY", "secret"),
+    ]
+}
+
+/// The environment of a process whose object store accepts connections and reads requests but
+/// never answers one, as a store stalled mid-outage does. It stalls while the test runs.
+pub async fn stalled_store_env() -> Vec<(&'static str, String)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((connection, _)) = listener.accept().await {
+            held.push(connection);
+        }
+    });
+    vec![
+        (
+            "STORAGE_URL",
+            format!("s3://pf-exports?endpoint=http://{address}&region=us-east-1"),
+        ),
+        ("S3_ACCESS_KEY_ID", "key".to_owned()),
+        ("S3_SECRET_ACCESS_KEY", "secret".to_owned()),
     ]
 }
 
