@@ -51,6 +51,12 @@ struct BenchArgs {
     /// The entity types (comma-separated keys).
     #[arg(long, value_delimiter = ',', default_value = "appointments")]
     entities: Vec<String>,
+    /// The first day (YYYY-MM-DD, in the organisation's time zone); with --to.
+    #[arg(long, default_value = "")]
+    from: String,
+    /// The last day, inclusive; with --from.
+    #[arg(long, default_value = "")]
+    to: String,
 }
 
 #[derive(Debug, Args)]
@@ -244,30 +250,27 @@ async fn org(state: &AppState, command: OrgCommand) -> CliResult {
 async fn bench(state: &AppState, args: BenchArgs) -> CliResult {
     use crate::{
         engine::{self, Cancel, Plan, Progress, worker},
-        exports::{
-            catalog::ValidExport,
-            model::{ExportFormat, ExportType},
-        },
-        records::EntityType,
+        exports::{catalog, model::NewExport},
     };
     let organization_id = accounts::find_organization(&state.db, &args.org)
         .await?
         .ok_or_else(|| format!("no organisation {}", args.org))?;
-    let export_format = ExportFormat::from_key(&args.format).ok_or("format: csv, xlsx or json")?;
-    let entity_types = args
-        .entities
-        .iter()
-        .map(|key| EntityType::from_key(key).ok_or_else(|| format!("unknown entity type {key}")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let spec = catalog::spec(&NewExport {
+        export_type: "selected_records".into(),
+        export_format: args.format,
+        entity_types: args.entities,
+        date_from: args.from,
+        date_to: args.to,
+        ..NewExport::default()
+    })
+    .map_err(|error| error.to_string())?;
+    let export_format = spec.export_format;
     let plan = Plan {
         organization_id,
         export_request_id: uuid::Uuid::new_v4(),
         attempt: 1,
-        spec: ValidExport {
-            export_type: ExportType::SelectedRecords,
-            export_format,
-            entity_types,
-        },
+        spec,
+        time_zone: accounts::organization_time_zone(&state.db, organization_id).await?,
     };
     let started = Instant::now();
     let produced = engine::produce(

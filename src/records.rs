@@ -66,6 +66,13 @@ pub struct Column {
     pub deidentify: Deidentify,
 }
 
+impl Column {
+    /// Whether a de-identified export keeps it (changed or not).
+    pub fn survives_deidentification(&self) -> bool {
+        self.deidentify != Deidentify::Remove
+    }
+}
+
 const fn col(name: &'static str, kind: Kind, class: Class, deidentify: Deidentify) -> Column {
     Column {
         name,
@@ -214,6 +221,20 @@ impl EntityType {
         }
     }
 
+    /// The column a date range filters on: when the record happened or began. `None` for a
+    /// type that is always exported whole (staff).
+    pub fn date_column(self) -> Option<Column> {
+        let name = match self {
+            EntityType::Clients => "intake_date",
+            EntityType::Appointments => "starts_at",
+            EntityType::Encounters => "service_date",
+            EntityType::Claims => "submitted_on",
+            EntityType::AuditLogs => "occurred_at",
+            EntityType::Staff => return None,
+        };
+        self.columns().iter().copied().find(|column| column.name == name)
+    }
+
     /// Parses a key; `None` for anything unknown.
     pub fn from_key(key: &str) -> Option<EntityType> {
         EntityType::ALL.into_iter().find(|entity| entity.key() == key)
@@ -243,6 +264,21 @@ mod tests {
             names.dedup();
             assert_eq!(names.len(), columns.len(), "{entity:?} repeats a column");
         }
+    }
+
+    #[test]
+    fn date_columns_are_dates_or_instants_of_their_own_entity() {
+        for entity in EntityType::ALL {
+            match entity.date_column() {
+                Some(column) => assert!(
+                    matches!(column.kind, Kind::Date | Kind::Timestamp),
+                    "{entity:?}.{}",
+                    column.name
+                ),
+                None => assert_eq!(entity, EntityType::Staff),
+            }
+        }
+        assert_eq!(EntityType::Appointments.date_column().unwrap().name, "starts_at");
     }
 
     #[test]

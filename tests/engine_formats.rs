@@ -135,7 +135,8 @@ async fn every_type_in_every_format_reads_back_exactly(backend: Backend) {
                 }
                 ExportType::DeidentifiedDataset => {
                     for entity in &entities {
-                        let header: Vec<&str> = data_exports::engine::deidentify::columns(*entity)
+                        let header: Vec<&str> = ExportType::DeidentifiedDataset
+                            .columns(*entity)
                             .iter()
                             .map(|c| c.name)
                             .collect();

@@ -57,7 +57,18 @@ fn mutate_json(rng: &mut Rng, valid: &Value) -> (Vec<u8>, &'static str) {
     match rng.below(10) {
         // Replace a field of the request with something of the wrong type.
         0..=2 => {
-            let field = *rng.pick(&["export_type", "export_format", "entity_types", "extra"]);
+            let field = *rng.pick(&[
+                "export_type",
+                "export_format",
+                "entity_types",
+                "columns",
+                "date_from",
+                "date_to",
+                "purpose",
+                "purpose_detail",
+                "recipient",
+                "extra",
+            ]);
             body["request"][field] = hostile_value(rng);
             (text(&body), "application/json")
         }

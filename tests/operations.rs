@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use common::{
-    ACME, Backend, TestApp, TestServer, count, create_export, eventually, http_client, organization_id,
-    session_cookie, user_id, work,
+    ACME, Backend, TestApp, TestServer, count, create_export, eventually, export_request, http_client,
+    organization_id, session_cookie, user_id, work,
 };
 use data_exports::engine::worker::Outcome;
 use http::{Request, StatusCode, header};
@@ -192,14 +192,14 @@ async fn a_full_run_is_audited_once_per_event_and_its_logs_hold_no_phi_or_secret
     });
     let mut ids = Vec::new();
     for request in [
-        json!({ "export_type": "selected_records", "export_format": "csv", "entity_types": ["clients", "staff"] }),
-        json!({ "export_type": "deidentified_dataset", "export_format": "json", "entity_types": ["clients"] }),
-        json!({ "export_type": "selected_records", "export_format": "xlsx", "entity_types": ["appointments"] }),
+        export_request("selected_records", "csv", &["clients", "staff"]),
+        export_request("deidentified_dataset", "json", &["clients"]),
+        export_request("selected_records", "xlsx", &["appointments"]),
     ] {
         let created = client
             .post(server.url("/api/create_export_request"))
             .header(header::COOKIE, format!("exports_session={token}"))
-            .json(&json!({ "request": request }))
+            .json(&request)
             .send()
             .await
             .unwrap();

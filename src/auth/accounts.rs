@@ -73,6 +73,17 @@ pub async fn set_time_zone(db: &Db, organization_id: Uuid, name: &str) -> Result
     Ok(zone)
 }
 
+/// The organisation's time zone now.
+pub async fn organization_time_zone(db: &Db, organization_id: Uuid) -> Result<chrono_tz::Tz, AppError> {
+    let name: String = with_db!(db, pool => {
+        sqlx::query_scalar("SELECT time_zone FROM organizations WHERE id = $1")
+            .bind(organization_id)
+            .fetch_one(pool)
+            .await
+    })?;
+    time_zone(&name)
+}
+
 /// The organisation whose name or slug is `name_or_slug`.
 pub async fn find_organization(db: &Db, name_or_slug: &str) -> Result<Option<Uuid>, AppError> {
     Ok(with_db!(db, pool => {

@@ -9,7 +9,7 @@ use sha2::Sha256;
 
 use crate::{
     engine::value::Value,
-    records::{Column, Deidentify, EntityType},
+    records::{Column, Deidentify},
 };
 
 /// Three-digit ZIP prefixes whose areas hold 20,000 people or fewer (Census 2000, as HHS lists
@@ -21,16 +21,6 @@ pub const RESTRICTED_ZIP3: &[&str] = &[
 
 /// What an age of 90 or more is reported as, instead of a birth year.
 pub const AGE_90_OR_OLDER: &str = "90+";
-
-/// The columns of `entity` a de-identified export contains, in order.
-pub fn columns(entity: EntityType) -> Vec<Column> {
-    entity
-        .columns()
-        .iter()
-        .copied()
-        .filter(|column| column.deidentify != Deidentify::Remove)
-        .collect()
-}
 
 /// De-identifies rows for one export.
 pub struct Deidentifier {
@@ -188,13 +178,5 @@ mod tests {
         };
         d.apply(&[column], &mut row);
         assert_eq!(row, vec![Value::Null]);
-    }
-
-    #[test]
-    fn no_removed_column_is_ever_selected() {
-        for entity in EntityType::ALL {
-            assert!(columns(entity).iter().all(|c| c.deidentify != Deidentify::Remove));
-            assert_eq!(columns(entity)[0].name, "id");
-        }
     }
 }

@@ -15,6 +15,7 @@ pub mod worker;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::Utc;
+use chrono_tz::Tz;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -29,7 +30,7 @@ use crate::{
     storage::{ObjectKey, ObjectStore, StorageError},
 };
 use encode::{EncodeError, Message};
-use source::{EntityReader, Snapshot};
+use source::{EntityReader, Filter, Snapshot};
 
 /// Why a job was stopped before it finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +112,8 @@ pub struct Plan {
     pub export_request_id: Uuid,
     pub attempt: i32,
     pub spec: ValidExport,
+    /// Where the spec's calendar days are days.
+    pub time_zone: Tz,
 }
 
 impl Plan {
@@ -120,17 +123,21 @@ impl Plan {
             organization_id: claim.organization_id,
             export_request_id: claim.id(),
             attempt: claim.attempt,
-            spec: claim.spec(),
+            spec: claim.spec.clone(),
+            time_zone: claim.time_zone,
         }
     }
 
-    /// The columns exported for `entity`: all of them, or what Safe Harbor leaves.
+    /// The columns exported for `entity`, as chosen (never more than its type offers).
     pub fn columns(&self, entity: EntityType) -> Vec<Column> {
-        if self.spec.export_type.deidentifies() {
-            deidentify::columns(entity)
-        } else {
-            entity.columns().to_vec()
-        }
+        self.spec.columns(entity).to_vec()
+    }
+
+    /// Which of `entity`'s rows are exported: `None` for all of them.
+    pub fn filter(&self, entity: EntityType) -> Option<Filter> {
+        self.spec
+            .date_range
+            .and_then(|range| Filter::new(entity, range, self.time_zone))
     }
 
     /// Where this attempt writes.
@@ -204,7 +211,9 @@ async fn produce_file(
     let key = plan.object_key();
     let mut snapshot = Snapshot::open(db).await?;
     for entity in &plan.spec.entity_types {
-        let rows = snapshot.count(plan.organization_id, *entity).await?;
+        let rows = snapshot
+            .count(plan.organization_id, *entity, plan.filter(*entity).as_ref())
+            .await?;
         progress.total.fetch_add(rows, Ordering::Relaxed);
     }
     let journal = crate::exports::uploads::Journal::new(db.clone(), plan.export_request_id);
@@ -272,6 +281,7 @@ async fn read_all(
             plan.organization_id,
             *entity,
             columns.clone(),
+            plan.filter(*entity),
             settings.batch_rows,
         );
         rows.send(Message::Begin(*entity, columns.clone()))

@@ -1,16 +1,89 @@
-//! Reads one organisation's rows entity by entity, in id order and bounded batches, all from one
-//! consistent snapshot of the database (Postgres: a read-only REPEATABLE READ transaction;
-//! SQLite: one read transaction over the write-ahead log).
+//! Reads one organisation's rows entity by entity, in bounded batches, all from one consistent
+//! snapshot of the database (Postgres: a read-only REPEATABLE READ transaction; SQLite: one read
+//! transaction over the write-ahead log). An export over all time reads in id order; one over a
+//! date range reads only that range, in (date, id) order along the entity's date index. The
+//! filter is the one the row-count preview counts with.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{ColumnIndex, Database, Decode, Row, Type};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type, query::Query};
 use uuid::Uuid;
 
 use crate::{
     db::{Db, Tx, with_tx},
     engine::value::Value,
+    exports::scope::DateRange,
     records::{Column, EntityType, Kind},
 };
+
+/// Rows of one entity type whose date column falls in a date range of one time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Filter {
+    column: &'static str,
+    bounds: Bounds,
+}
+
+/// A half-open interval `[start, end)` of the date column's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bounds {
+    /// A date column: the calendar days themselves.
+    Days(NaiveDate, NaiveDate),
+    /// An instant column: from the first day's start to the day after the last's, in the zone.
+    Instants(DateTime<Utc>, DateTime<Utc>),
+}
+
+impl Filter {
+    /// The rows of `entity` in `range`, read in `zone`; `None` for an entity type without a date
+    /// column, which is exported whole.
+    pub fn new(entity: EntityType, range: DateRange, zone: Tz) -> Option<Filter> {
+        let column = entity.date_column()?;
+        let bounds = match column.kind {
+            Kind::Timestamp => Bounds::Instants(day_start(zone, range.from), day_start(zone, range.until())),
+            _ => Bounds::Days(range.from, range.until()),
+        };
+        Some(Filter {
+            column: column.name,
+            bounds,
+        })
+    }
+
+    pub fn bounds(&self) -> Bounds {
+        self.bounds
+    }
+
+    fn condition(&self) -> String {
+        format!(" AND {0} >= $2 AND {0} < $3", self.column)
+    }
+}
+
+/// The first instant of `date` in `zone`: its midnight, or, where a daylight-saving gap swallows
+/// midnight, the end of the gap.
+pub fn day_start(zone: Tz, date: NaiveDate) -> DateTime<Utc> {
+    let mut local = date.and_time(NaiveTime::MIN);
+    loop {
+        if let Some(start) = zone.from_local_datetime(&local).earliest() {
+            return start.with_timezone(&Utc);
+        }
+        local += TimeDelta::minutes(15);
+    }
+}
+
+/// Binds `filter`'s bounds as `$2` and `$3`.
+fn bind_bounds<'q, DB>(
+    query: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    filter: Option<&Filter>,
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    NaiveDate: Encode<'q, DB> + Type<DB>,
+    DateTime<Utc>: Encode<'q, DB> + Type<DB>,
+{
+    match filter.map(|filter| filter.bounds) {
+        None => query,
+        Some(Bounds::Days(start, end)) => query.bind(start).bind(end),
+        Some(Bounds::Instants(start, end)) => query.bind(start).bind(end),
+    }
+}
 
 /// An open snapshot of the database.
 pub struct Snapshot {
@@ -21,8 +94,16 @@ pub struct Snapshot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cursor {
     Start,
-    After(Key),
+    /// After this row: its date (when filtered) and its id.
+    After(Option<At>, Key),
     Done,
+}
+
+/// The date column's value of the last row read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum At {
+    Day(NaiveDate),
+    Instant(DateTime<Utc>),
 }
 
 /// The last id read: a UUID, or the audit log's integer.
@@ -36,15 +117,22 @@ enum Key {
 pub struct EntityReader {
     organization_id: Uuid,
     columns: Vec<Column>,
+    filter: Option<Filter>,
     first: String,
     next: String,
     cursor: Cursor,
 }
 
 impl EntityReader {
-    /// Reads `columns` (in that order; the first must be the entity's `id`) of `entity`,
-    /// `batch_rows` at a time.
-    pub fn new(organization_id: Uuid, entity: EntityType, columns: Vec<Column>, batch_rows: u32) -> Self {
+    /// Reads `columns` (in that order; the first must be the entity's `id`) of `entity`'s rows
+    /// that `filter` lets through, `batch_rows` at a time.
+    pub fn new(
+        organization_id: Uuid,
+        entity: EntityType,
+        columns: Vec<Column>,
+        filter: Option<Filter>,
+        batch_rows: u32,
+    ) -> Self {
         debug_assert_eq!(columns.first().map(|c| c.name), Some("id"));
         let select = columns
             .iter()
@@ -57,16 +145,34 @@ impl EntityReader {
             .collect::<Vec<_>>()
             .join(", ");
         let table = entity.table();
-        let query = |after: &str| {
-            format!(
-                "SELECT {select} FROM {table} WHERE organization_id = $1{after} ORDER BY id LIMIT {batch_rows}"
-            )
+        let (first, next) = match &filter {
+            None => {
+                let query = |after: &str| {
+                    format!(
+                        "SELECT {select} FROM {table} WHERE organization_id = $1{after} \
+                         ORDER BY id LIMIT {batch_rows}"
+                    )
+                };
+                (query(""), query(" AND id > $2"))
+            }
+            // The date goes last, past the exported columns, for the cursor.
+            Some(filter) => {
+                let (date, range) = (filter.column, filter.condition());
+                let query = |after: &str| {
+                    format!(
+                        "SELECT {select}, {date} FROM {table} WHERE organization_id = $1{range}{after} \
+                         ORDER BY {date}, id LIMIT {batch_rows}"
+                    )
+                };
+                (query(""), query(&format!(" AND ({date}, id) > ($4, $5)")))
+            }
         };
         EntityReader {
             organization_id,
             columns,
-            first: query(""),
-            next: query(" AND id > $2"),
+            filter,
+            first,
+            next,
             cursor: Cursor::Start,
         }
     }
@@ -89,15 +195,22 @@ impl Snapshot {
         Ok(Snapshot { tx })
     }
 
-    /// How many rows of `entity` the organisation has.
-    pub async fn count(&mut self, organization_id: Uuid, entity: EntityType) -> Result<u64, sqlx::Error> {
+    /// How many rows of `entity` the organisation has that `filter` lets through.
+    pub async fn count(
+        &mut self,
+        organization_id: Uuid,
+        entity: EntityType,
+        filter: Option<&Filter>,
+    ) -> Result<u64, sqlx::Error> {
         let sql = format!(
-            "SELECT COUNT(*) FROM {} WHERE organization_id = $1",
-            entity.table()
+            "SELECT COUNT(*) FROM {} WHERE organization_id = $1{}",
+            entity.table(),
+            filter.map(Filter::condition).unwrap_or_default()
         );
         let count: i64 = with_tx!(&mut self.tx, conn => {
-            sqlx::query_scalar(&sql).bind(organization_id).fetch_one(conn).await
-        })?;
+            let query = bind_bounds(sqlx::query(&sql).bind(organization_id), filter);
+            query.fetch_one(conn).await?.try_get(0)?
+        });
         Ok(count.max(0) as u64)
     }
 
@@ -110,18 +223,24 @@ impl Snapshot {
             Cursor::Done => return Ok(None),
             cursor => with_tx!(&mut self.tx, conn => {
                 let query = match cursor {
-                    Cursor::After(_) => sqlx::query(&reader.next),
+                    Cursor::After(..) => sqlx::query(&reader.next),
                     _ => sqlx::query(&reader.first),
                 }
                 .bind(reader.organization_id);
+                let query = bind_bounds(query, reader.filter.as_ref());
                 let query = match cursor {
-                    Cursor::After(Key::Uuid(id)) => query.bind(id),
-                    Cursor::After(Key::Int(id)) => query.bind(id),
+                    Cursor::After(Some(At::Day(at)), _) => query.bind(at),
+                    Cursor::After(Some(At::Instant(at)), _) => query.bind(at),
+                    _ => query,
+                };
+                let query = match cursor {
+                    Cursor::After(_, Key::Uuid(id)) => query.bind(id),
+                    Cursor::After(_, Key::Int(id)) => query.bind(id),
                     _ => query,
                 };
                 let raw = query.fetch_all(conn).await?;
                 let last = match raw.last() {
-                    Some(row) => Some(key_of(row, reader.columns[0].kind)?),
+                    Some(row) => Some(position_of(row, reader)?),
                     None => None,
                 };
                 let rows = raw
@@ -132,7 +251,7 @@ impl Snapshot {
             }),
         };
         reader.cursor = match last {
-            Some(key) => Cursor::After(key),
+            Some((at, key)) => Cursor::After(at, key),
             None => Cursor::Done,
         };
         Ok((!rows.is_empty()).then_some(rows))
@@ -144,17 +263,27 @@ impl Snapshot {
     }
 }
 
-fn key_of<R>(row: &R, kind: Kind) -> Result<Key, sqlx::Error>
+/// Where `row` stands in the reader's order: its date, when filtered, and its id.
+fn position_of<R>(row: &R, reader: &EntityReader) -> Result<(Option<At>, Key), sqlx::Error>
 where
     R: Row,
     usize: ColumnIndex<R>,
     for<'r> Uuid: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> NaiveDate: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
 {
-    Ok(match kind {
+    let key = match reader.columns[0].kind {
         Kind::Integer => Key::Int(row.try_get(0)?),
         _ => Key::Uuid(row.try_get(0)?),
-    })
+    };
+    let date = reader.columns.len();
+    let at = match reader.filter.map(|filter| filter.bounds) {
+        None => None,
+        Some(Bounds::Days(..)) => Some(At::Day(row.try_get(date)?)),
+        Some(Bounds::Instants(..)) => Some(At::Instant(row.try_get(date)?)),
+    };
+    Ok((at, key))
 }
 
 /// One row as values, typed by each column's kind.
@@ -191,4 +320,51 @@ where
             Kind::Timestamp => get(row, index, Value::Timestamp),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_whose_midnight_is_skipped_starts_when_the_clocks_resume() {
+        // Santiago springs forward at midnight: that day begins at 01:00.
+        let zone: Tz = "America/Santiago".parse().unwrap();
+        let skipped = (0..366)
+            .map(|n| NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + TimeDelta::days(n))
+            .find(|day| {
+                zone.from_local_datetime(&day.and_time(NaiveTime::MIN))
+                    .earliest()
+                    .is_none()
+            })
+            .expect("Santiago skips a midnight in 2026");
+        let start = day_start(zone, skipped).with_timezone(&zone);
+        assert_eq!(start.date_naive(), skipped);
+        assert_eq!(start.time(), NaiveTime::from_hms_opt(1, 0, 0).unwrap());
+        let just_before = (start - TimeDelta::seconds(1)).date_naive();
+        assert_eq!(just_before, skipped.pred_opt().unwrap());
+    }
+
+    #[test]
+    fn a_range_of_instants_runs_from_the_first_local_midnight_to_the_one_after_the_last() {
+        let zone: Tz = "Europe/London".parse().unwrap();
+        let range = DateRange {
+            from: NaiveDate::from_ymd_opt(2026, 3, 29).unwrap(),
+            to: NaiveDate::from_ymd_opt(2026, 3, 29).unwrap(),
+        };
+        // The spring-forward day is 23 hours long.
+        let Bounds::Instants(start, end) = Filter::new(EntityType::Appointments, range, zone)
+            .unwrap()
+            .bounds()
+        else {
+            panic!("appointments are filtered by an instant");
+        };
+        assert_eq!(start.to_rfc3339(), "2026-03-29T00:00:00+00:00");
+        assert_eq!(end - start, TimeDelta::hours(23));
+        assert!(matches!(
+            Filter::new(EntityType::Claims, range, zone).unwrap().bounds(),
+            Bounds::Days(..)
+        ));
+        assert_eq!(Filter::new(EntityType::Staff, range, zone), None);
+    }
 }

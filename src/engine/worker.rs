@@ -261,11 +261,7 @@ impl Worker {
     /// The name the file downloads as.
     async fn download_name(&self, claim: &Claim) -> Result<String, sqlx::Error> {
         let slug = repo::organization_slug(&self.ctx.db, claim.organization_id).await?;
-        Ok(stored::download_name(
-            &slug,
-            &claim.spec(),
-            Utc::now().date_naive(),
-        ))
+        Ok(stored::download_name(&slug, &claim.spec, Utc::now().date_naive()))
     }
 
     /// Fails requests whose last attempt lost its worker, audited and with the notes of every
@@ -354,6 +350,7 @@ fn completed_entry(claim: &Claim, produced: &Produced, execution_time_ms: i64) -
             "file_size_bytes": produced.size,
             "execution_time_ms": execution_time_ms,
             "pii_phi_filtered": claim.request.export_type.deidentifies(),
+            "scope": claim.spec.scope_payload(claim.time_zone.name()),
         }));
     attributed(entry, claim)
 }

@@ -45,6 +45,7 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
                 "export_type": valid.export_type.key(),
                 "export_format": valid.export_format.key(),
                 "entity_types": valid.entity_types.iter().map(|e| e.key()).collect::<Vec<_>>(),
+                "scope": valid.scope_payload(&user.organization_time_zone),
             })),
     )
     .await?;
@@ -146,7 +147,10 @@ pub async fn sign_download_url(id: Uuid) -> Result<String, AppError> {
         AuditEntry::new(AuditEvent::ExportDownloaded)
             .by(user)
             .target("export_request", id)
-            .payload(serde_json::json!({ "ttl_secs": ttl.as_secs() })),
+            .payload(serde_json::json!({
+                "ttl_secs": ttl.as_secs(),
+                "scope": stored.spec.scope_payload(stored.time_zone.name()),
+            })),
     )
     .await?;
     Ok(url)

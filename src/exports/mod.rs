@@ -13,6 +13,7 @@ pub mod model;
 pub mod queue;
 #[cfg(feature = "ssr")]
 pub mod repo;
+pub mod scope;
 #[cfg(feature = "ssr")]
 pub mod stored;
 #[cfg(feature = "ssr")]

@@ -1,10 +1,12 @@
 //! The export request as client and server share it.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::records::EntityType;
+use crate::{exports::scope::DateRange, records::EntityType};
 
 /// Where a request is in its life: `pending → processing → completed | failed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -106,6 +108,8 @@ pub struct ExportRequest {
     pub export_type: ExportType,
     pub export_format: ExportFormat,
     pub entity_types: Vec<EntityType>,
+    /// The calendar days covered, in the organisation's time zone; `None` for all time.
+    pub date_range: Option<DateRange>,
     pub status: ExportStatus,
     pub progress: i32,
     pub row_count: Option<i64>,
@@ -134,11 +138,28 @@ impl ExportPage {
     }
 }
 
-/// What the New Export dialog submits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What the New Export dialog submits. Text as typed, so that every mistake comes back as a
+/// message naming its field rather than as a decoding error.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewExport {
     pub export_type: String,
     pub export_format: String,
     #[serde(default)]
     pub entity_types: Vec<String>,
+    /// Column names per entity type key; an entity type left out exports every column offered.
+    #[serde(default)]
+    pub columns: BTreeMap<String, Vec<String>>,
+    /// `YYYY-MM-DD`, both or neither (all time).
+    #[serde(default)]
+    pub date_from: String,
+    #[serde(default)]
+    pub date_to: String,
+    /// A [`Purpose`](crate::exports::scope::Purpose) key.
+    #[serde(default)]
+    pub purpose: String,
+    /// What an "other" purpose is.
+    #[serde(default)]
+    pub purpose_detail: String,
+    #[serde(default)]
+    pub recipient: String,
 }

@@ -40,7 +40,8 @@ pub async fn insert(
     Ok(created)
 }
 
-/// Queues a new request inside `tx`, to be tried at most `max_attempts` times.
+/// Queues a new request inside `tx`, to be tried at most `max_attempts` times. Its dates are
+/// read in the organisation's time zone of this moment, stored with it.
 pub async fn insert_in(
     tx: &mut Tx,
     organization_id: Uuid,
@@ -51,12 +52,17 @@ pub async fn insert_in(
     let id = Uuid::new_v4();
     let at = now();
     let entities: Vec<&str> = export.entity_types.iter().map(|entity| entity.key()).collect();
+    let range = export.date_range;
+    let disclosure = export.disclosure.as_ref();
     with_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO pf_export_requests \
              (id, organization_id, requested_by, export_type, export_format, entity_types, status, \
-              max_attempts, run_at, requested_at, pii_phi_filtered) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8, $9)",
+              max_attempts, run_at, requested_at, pii_phi_filtered, date_from, date_to, time_zone, \
+              chosen_columns, purpose, purpose_detail, recipient) \
+             SELECT $1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8, $9, $10, $11, time_zone, \
+                    $12, $13, $14, $15 \
+             FROM organizations WHERE id = $2",
         )
         .bind(id)
         .bind(organization_id)
@@ -67,6 +73,12 @@ pub async fn insert_in(
         .bind(max_attempts)
         .bind(at)
         .bind(export.export_type.deidentifies())
+        .bind(range.map(|range| range.from))
+        .bind(range.map(|range| range.to))
+        .bind(Json(export.column_names()))
+        .bind(disclosure.map(|d| d.purpose.key()))
+        .bind(disclosure.and_then(|d| d.purpose_detail.as_deref()))
+        .bind(disclosure.map(|d| d.recipient.as_str()))
         .execute(conn)
         .await
         .map(drop)
@@ -76,6 +88,7 @@ pub async fn insert_in(
         export_type: export.export_type,
         export_format: export.export_format,
         entity_types: export.entity_types.clone(),
+        date_range: export.date_range,
         status: ExportStatus::Pending,
         progress: 0,
         row_count: None,

@@ -2,14 +2,18 @@
 //! claim, the download and the deletion all read it so), and the one home of its files' keys and
 //! download name.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::{
     exports::{
         catalog::{self, ValidExport},
-        model::{ExportRequest, ExportStatus},
+        model::{ExportRequest, ExportStatus, NewExport},
+        scope::Disclosure,
     },
     storage::ObjectKey,
 };
@@ -17,13 +21,18 @@ use crate::{
 /// The columns a [`StoredRequest`] is read from, in any query that returns one.
 pub const COLUMNS: &str = "id, organization_id, requested_by, export_type, export_format, entity_types, \
                            status, progress, row_count, file_size_bytes, error, requested_at, completed_at, \
-                           storage_key, file_name, attempt, max_attempts";
+                           storage_key, file_name, attempt, max_attempts, date_from, date_to, time_zone, \
+                           chosen_columns, purpose, purpose_detail, recipient";
 
 /// A row of `pf_export_requests`, typed and checked against the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRequest {
     /// The request as the exports table shows it.
     pub request: ExportRequest,
+    /// What it exports: type, format, entity types, columns, dates, purpose and recipient.
+    pub spec: ValidExport,
+    /// The organisation's time zone when it was requested: its dates are days of this zone.
+    pub time_zone: Tz,
     pub organization_id: Uuid,
     /// `None` once the requesting user has been deleted.
     pub requested_by: Option<Uuid>,
@@ -56,6 +65,13 @@ struct Row {
     file_name: Option<String>,
     attempt: i32,
     max_attempts: i32,
+    date_from: Option<NaiveDate>,
+    date_to: Option<NaiveDate>,
+    time_zone: String,
+    chosen_columns: Option<Json<BTreeMap<String, Vec<String>>>>,
+    purpose: Option<String>,
+    purpose_detail: Option<String>,
+    recipient: Option<String>,
 }
 
 /// A stored value the catalog does not know (written by hand, or by a newer version).
@@ -71,15 +87,34 @@ impl TryFrom<Row> for StoredRequest {
 
     fn try_from(row: Row) -> Result<Self, CorruptRow> {
         let corrupt = |column| CorruptRow { id: row.id, column };
-        let spec = catalog::check(&row.export_type, &row.export_format, &row.entity_types.0)
-            .map_err(|_| corrupt("export_type, export_format or entity_types"))?;
+        let day = |date: Option<NaiveDate>| date.map(|d| d.to_string()).unwrap_or_default();
+        // Read back under the rules it was written under.
+        let mut spec = catalog::spec(&NewExport {
+            export_type: row.export_type,
+            export_format: row.export_format,
+            entity_types: row.entity_types.0,
+            columns: row.chosen_columns.map(|columns| columns.0).unwrap_or_default(),
+            date_from: day(row.date_from),
+            date_to: day(row.date_to),
+            ..NewExport::default()
+        })
+        .map_err(|_| corrupt("export_type, export_format, entity_types, chosen_columns or dates"))?;
+        spec.disclosure = Disclosure::parse(
+            row.purpose.as_deref().unwrap_or_default(),
+            row.purpose_detail.as_deref().unwrap_or_default(),
+            row.recipient.as_deref().unwrap_or_default(),
+            false,
+        )
+        .map_err(|_| corrupt("purpose, purpose_detail or recipient"))?;
+        let time_zone = row.time_zone.parse().map_err(|_| corrupt("time_zone"))?;
         let status = ExportStatus::from_key(&row.status).ok_or_else(|| corrupt("status"))?;
         Ok(StoredRequest {
             request: ExportRequest {
                 id: row.id,
                 export_type: spec.export_type,
                 export_format: spec.export_format,
-                entity_types: spec.entity_types,
+                entity_types: spec.entity_types.clone(),
+                date_range: spec.date_range,
                 status,
                 progress: row.progress,
                 row_count: row.row_count,
@@ -88,6 +123,8 @@ impl TryFrom<Row> for StoredRequest {
                 requested_at: row.requested_at,
                 completed_at: row.completed_at,
             },
+            spec,
+            time_zone,
             organization_id: row.organization_id,
             requested_by: row.requested_by,
             storage_key: row.storage_key,
@@ -115,19 +152,10 @@ impl StoredRequest {
         self.request.id
     }
 
-    /// What it exports.
-    pub fn spec(&self) -> ValidExport {
-        ValidExport {
-            export_type: self.request.export_type,
-            export_format: self.request.export_format,
-            entity_types: self.request.entity_types.clone(),
-        }
-    }
-
     /// Where attempt `attempt` writes its file: each attempt its own key, so an attempt that lost
     /// its claim never overwrites or deletes the file of the one that replaced it.
     pub fn file_key(&self, attempt: i32) -> ObjectKey {
-        file_key(self.organization_id, self.request.id, attempt, &self.spec())
+        file_key(self.organization_id, self.request.id, attempt, &self.spec)
     }
 
     /// The keys attempts `attempts` may have written (deleting what is not there is fine).
@@ -153,10 +181,15 @@ pub fn file_key(organization_id: Uuid, id: Uuid, attempt: i32, spec: &ValidExpor
     ObjectKey::export_file(organization_id, id, attempt, spec.extension())
 }
 
-/// The name a finished export downloads as: `<organisation>-<export-type>-<date>.<extension>`.
+/// The name a finished export downloads as: `<organisation>-<export-type>-<date>.<extension>`,
+/// or, for a date range, `<organisation>-<export-type>-<from>-to-<to>-on-<date>.<extension>`.
 pub fn download_name(organization_slug: &str, spec: &ValidExport, date: NaiveDate) -> String {
+    let range = spec
+        .date_range
+        .map(|range| format!("{}-on-", range.file_part()))
+        .unwrap_or_default();
     format!(
-        "{organization_slug}-{}-{}.{}",
+        "{organization_slug}-{}-{range}{}.{}",
         spec.export_type.key().replace('_', "-"),
         date.format("%Y-%m-%d"),
         spec.extension()

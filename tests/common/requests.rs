@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use data_exports::{
     engine::worker::{Outcome, Worker, WorkerContext},
     exports::{
-        catalog::ValidExport,
-        model::{ExportFormat, ExportType},
+        catalog,
+        model::NewExport,
         queue::{self, Claim, Completion},
         repo,
         stored::{COLUMNS, StoredRequest, download_name},
@@ -23,9 +23,20 @@ use uuid::Uuid;
 
 use super::{ACME, HasDb, TestApp, TestResponse, count_for, eventually, fetch, organization_id, user_id};
 
-/// The body `create_export_request` takes.
+/// The purpose and recipient the tests' identified exports state.
+pub const PURPOSE: &str = "health_care_operations";
+pub const RECIPIENT: &str = "internal: quality team";
+
+/// The body `create_export_request` takes; a purpose and recipient are stated for every type
+/// but the de-identified dataset (which needs none).
 pub fn export_request(export_type: &str, format: &str, entities: &[&str]) -> serde_json::Value {
-    json!({ "request": { "export_type": export_type, "export_format": format, "entity_types": entities } })
+    let mut request =
+        json!({ "export_type": export_type, "export_format": format, "entity_types": entities });
+    if export_type != "deidentified_dataset" {
+        request["purpose"] = json!(PURPOSE);
+        request["recipient"] = json!(RECIPIENT);
+    }
+    json!({ "request": request })
 }
 
 /// Asks for an export through the server function, signed in with `cookie`.
@@ -63,11 +74,15 @@ pub fn id_of(response: &TestResponse) -> Uuid {
 pub async fn enqueue(app: &TestApp, n: usize) -> Vec<Uuid> {
     let organization = organization_id(app, ACME).await;
     let user = user_id(app, "admin@acme.test").await;
-    let export = ValidExport {
-        export_type: ExportType::SelectedRecords,
-        export_format: ExportFormat::Csv,
-        entity_types: vec![EntityType::Clients],
-    };
+    let export = catalog::validate(&NewExport {
+        export_type: "selected_records".into(),
+        export_format: "csv".into(),
+        entity_types: vec!["clients".into()],
+        purpose: PURPOSE.into(),
+        recipient: RECIPIENT.into(),
+        ..NewExport::default()
+    })
+    .unwrap();
     let mut ids = Vec::new();
     for _ in 0..n {
         let mut tx = app.state.db.begin().await.unwrap();
@@ -160,7 +175,7 @@ pub async fn complete_export(app: &TestApp, id: Uuid, contents: &[u8]) -> Object
     let slug = repo::organization_slug(db, claim.organization_id).await.unwrap();
     let done = Completion {
         storage_key: key.as_str().to_owned(),
-        file_name: download_name(&slug, &claim.spec(), Utc::now().date_naive()),
+        file_name: download_name(&slug, &claim.spec, Utc::now().date_naive()),
         row_count: 1,
         file_size_bytes: contents.len() as i64,
         execution_time_ms: 1,

@@ -69,6 +69,7 @@ impl Choice {
                 .iter()
                 .map(|entity| entity.key().to_owned())
                 .collect(),
+            ..NewExport::default()
         }
     }
 }

@@ -1,0 +1,21 @@
+-- An export's scope: the calendar days it covers in the organisation's time zone of the moment
+-- (both NULL: all time), the columns chosen per entity type (NULL: every column offered, as
+-- before), and why and for whom it was made (NULL only for de-identified exports and for
+-- requests made before this was asked).
+ALTER TABLE pf_export_requests ADD COLUMN date_from DATE;
+ALTER TABLE pf_export_requests ADD COLUMN date_to DATE;
+ALTER TABLE pf_export_requests ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
+ALTER TABLE pf_export_requests ADD COLUMN chosen_columns JSONB;
+ALTER TABLE pf_export_requests ADD COLUMN purpose TEXT;
+ALTER TABLE pf_export_requests ADD COLUMN purpose_detail TEXT;
+ALTER TABLE pf_export_requests ADD COLUMN recipient TEXT;
+ALTER TABLE pf_export_requests ADD CONSTRAINT pf_export_requests_range
+    CHECK ((date_from IS NULL) = (date_to IS NULL) AND date_from <= date_to);
+
+-- A ranged export reads its days in (date, id) order: one index range scan per batch.
+CREATE INDEX clients_org_intake ON clients (organization_id, intake_date, id);
+CREATE INDEX appointments_org_starts ON appointments (organization_id, starts_at, id);
+CREATE INDEX encounters_org_service ON encounters (organization_id, service_date, id);
+CREATE INDEX claims_org_submitted ON claims (organization_id, submitted_on, id);
+DROP INDEX pf_audit_logs_org_time;
+CREATE INDEX pf_audit_logs_org_time ON pf_audit_logs (organization_id, occurred_at, id);
