@@ -3,6 +3,7 @@ has a real file in the local object store, so Download really downloads. The ser
 worker must leave the other three as they are: the pending one is scheduled far in the future
 and the processing one holds a lease that far out. And finance@acme.test has used up its
 hourly allowance of requests (the audit log is what the limit counts), so its next one is refused.
+The completed request covers October 2026 and states a purpose and recipient.
 
 usage: python3 end2end/fixtures.py DATA_DIR
 """
@@ -46,11 +47,13 @@ for status, export_type, export_format, entities, progress, error, ago in rows:
         path = data_dir / "storage" / "pf-exports" / storage_key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("id,first_name\n1,Zoë\n2,\"O'Brien, Jr.\"\n", encoding="utf-8")
+    scoped = status == "completed"
     db.execute(
         "INSERT INTO pf_export_requests (id, organization_id, requested_by, export_type, export_format, "
         "entity_types, status, progress, error, storage_key, file_name, row_count, run_at, requested_at, "
-        "completed_at, max_attempts, attempt, locked_by, lease_expires_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 3, ?, ?, ?)",
+        "completed_at, max_attempts, attempt, locked_by, lease_expires_at, date_from, date_to, time_zone, "
+        "purpose, recipient) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 3, ?, ?, ?, ?, ?, 'Europe/London', ?, ?)",
         (
             request_id.bytes, org, admin, export_type, export_format, entities, status, progress, error,
             storage_key, file_name, 2 if storage_key else None,
@@ -59,6 +62,10 @@ for status, export_type, export_format, entities, progress, error, ago in rows:
             0 if status == "pending" else 1,
             "fixture" if status == "processing" else None,
             FAR_FUTURE if status == "processing" else None,
+            "2026-10-01" if scoped else None,
+            "2026-10-31" if scoped else None,
+            "payment" if scoped or export_type != "deidentified_dataset" else None,
+            "internal: finance team" if scoped or export_type != "deidentified_dataset" else None,
         ),
     )
 

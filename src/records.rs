@@ -27,6 +27,19 @@ pub enum Class {
     General,
 }
 
+impl Class {
+    pub const ALL: [Class; 3] = [Class::Phi, Class::Pii, Class::General];
+
+    /// As the New Export dialog groups columns.
+    pub fn label(self) -> &'static str {
+        match self {
+            Class::Phi => "Health information (PHI)",
+            Class::Pii => "Personal details (PII)",
+            Class::General => "General",
+        }
+    }
+}
+
 /// What a column holds, so encoders can write real types (numbers, dates) instead of text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -26,8 +26,15 @@ async function requestAuditTrail(page) {
   const dialog = page.getByRole("dialog", { name: "New export" });
   await dialog.getByLabel("Clients").check();
   await dialog.getByLabel("Audit trail").check();
+  await dialog.getByLabel("Purpose").selectOption("health_oversight");
+  await dialog.getByLabel("Recipient").fill("internal: compliance");
   await dialog.getByRole("button", { name: "Request export" }).click();
   return { before, dialog };
+}
+
+/** Today in `zone`, as YYYY-MM-DD. */
+function todayIn(zone: string): string {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: zone }).format(new Date());
 }
 
 /** Clicks a row's Download and returns the file the new tab downloads. */
@@ -50,6 +57,8 @@ test("the member with no role sees the lock and no data", async ({ page }, info)
 test("staff see every status but can neither create nor delete", async ({ page }, info) => {
   await signIn(page, "staff@globex.test", info);
   await expect(rows(page)).toHaveCount(4);
+  // A request scoped to dates shows them beside its record types.
+  await expect(page.locator('tr[data-status="completed"] .date-range')).toHaveText("1 Oct 2026 – 31 Oct 2026");
   await expect(page.getByRole("button", { name: "New Export" })).toHaveCount(0);
   await expect(page.getByRole("button", { name: "Delete export" })).toHaveCount(0);
   // Newest first; formats in capitals; one badge per status.
@@ -125,6 +134,13 @@ test("an admin creates an export with the keyboard only, and the worker produces
   await page.keyboard.press("Space");
   await page.keyboard.press("Tab");
   await page.keyboard.press("Space"); // Appointments
+  // All time and every column, as they are; the purpose and recipient, still by keyboard.
+  await dialog.getByLabel("Purpose").focus();
+  await page.keyboard.press("t"); // Treatment
+  await expect(dialog.getByLabel("Purpose")).toHaveValue("treatment");
+  await page.keyboard.press("Tab");
+  await expect(dialog.getByLabel("Recipient")).toBeFocused();
+  await page.keyboard.type("internal: care team");
   await page.keyboard.press("Enter"); // submit
   await expect(dialog).toBeHidden();
   await expect(opener).toBeFocused();
@@ -223,6 +239,69 @@ test("deleting asks first, and removes only that row", async ({ page }, info) =>
   }
   // Dismissing sent nothing; confirming sent exactly one request.
   expect(deleteCalls).toBe(1);
+});
+
+test("an admin scopes an export to last month's claims, fewer columns, and a stated purpose", async ({ page, context }, info) => {
+  test.skip(!hydrated(info), "the dialog needs JavaScript");
+  await signIn(page, "admin@acme.test", info);
+  await expect(page.getByText("Dates are in America/New_York")).toBeVisible();
+  await page.getByRole("button", { name: "New Export" }).click();
+  const dialog = page.getByRole("dialog", { name: "New export" });
+  await dialog.getByLabel("Claims").check();
+  await expect(dialog.getByText("Days in America/New_York, both included.")).toBeVisible();
+
+  // Last calendar month of New York's calendar fills From and To.
+  const [year, month] = todayIn("America/New_York").split("-").map(Number);
+  const first = new Date(Date.UTC(year, month - 2, 1));
+  const last = new Date(Date.UTC(year, month - 1, 0));
+  const iso = (d: Date) => d.toISOString().slice(0, 10);
+  await dialog.getByLabel("Period").selectOption("last_calendar_month");
+  await expect(dialog.getByLabel("From")).toHaveValue(iso(first));
+  await expect(dialog.getByLabel("To")).toHaveValue(iso(last));
+
+  // Without a purpose it is refused, inside the dialog, naming what is missing.
+  await dialog.getByRole("button", { name: "Request export" }).click();
+  await expect(dialog.getByRole("alert")).toContainText("Choose the purpose of this export");
+
+  // A typed date replaces the preset; a reversed range is refused under To.
+  await dialog.getByLabel("To").fill(iso(new Date(first.getTime() - 86_400_000)));
+  await expect(dialog.getByLabel("Period")).toHaveValue("custom");
+  await dialog.getByLabel("Purpose").selectOption("payment");
+  await dialog.getByLabel("Recipient").fill("internal: finance team");
+  await dialog.getByRole("button", { name: "Request export" }).click();
+  await expect(dialog.getByRole("alert")).toHaveText("The last day comes before the first.");
+  await dialog.getByLabel("Period").selectOption("last_calendar_month");
+
+  // Fewer columns: the claim number stays behind.
+  const claims = dialog.locator('details[data-entity="claims"]');
+  await claims.locator("summary").click();
+  await expect(claims.locator("summary")).toHaveText("Claims: 11 of 11 columns");
+  await claims.getByLabel("claim_number").uncheck();
+  await expect(claims.locator("summary")).toHaveText("Claims: 10 of 11 columns");
+  await expect(claims.getByLabel("id", { exact: true })).toBeDisabled();
+  await screenshot(page, "07-dialog-scoped");
+  await dialog.getByRole("button", { name: "Request export" }).click();
+  await expect(dialog).toBeHidden();
+
+  const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const label = (d: Date) => `${d.getUTCDate()} ${months[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
+  await expect(rows(page).first()).toContainText("Claims");
+  await expect(rows(page).first().locator(".date-range")).toHaveText(`${label(first)} – ${label(last)}`);
+  await refreshUntilCompleted(page);
+  const download = await downloadFrom(page, context, rows(page).first());
+  expect(download.suggestedFilename()).toBe(
+    `acme-behavioral-health-selected-records-${iso(first)}-to-${iso(last)}-on-${todayIn("America/New_York")}.csv`,
+  );
+  const fs = await import("node:fs");
+  const [header, ...lines] = fs.readFileSync(await download.path(), "utf-8").trim().split(/\r?\n/);
+  expect(header.split(",")).not.toContain("claim_number");
+  expect(header.split(",")[0]).toBe("id");
+  // submitted_on is a claim's only date: every row's falls in the month.
+  for (const line of lines) {
+    const days = line.match(/\d{4}-\d{2}-\d{2}/g) ?? [];
+    expect(days).toHaveLength(1);
+    expect(days[0] >= iso(first) && days[0] <= iso(last)).toBe(true);
+  }
 });
 
 test("without JavaScript the server-rendered table stands on its own", async ({ page }, info) => {

@@ -105,7 +105,10 @@ pub async fn user_for_request(state: &AppState, parts: &Parts) -> Result<Current
         })?,
         None => Vec::new(),
     };
+    // A zone the database holds is always valid (set through `accounts::time_zone`).
+    let zone: chrono_tz::Tz = row.organization_time_zone.parse().unwrap_or(chrono_tz::UTC);
     Ok(CurrentUser {
+        organization_today: crate::db::now().with_timezone(&zone).date_naive(),
         user_id: session.user_id,
         email: row.email,
         display_name: row.display_name,

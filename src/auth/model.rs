@@ -31,6 +31,8 @@ pub struct CurrentUser {
     pub organization_name: String,
     /// The organisation's IANA time zone (`America/New_York`): export dates are read in it.
     pub organization_time_zone: String,
+    /// Today in that zone, when this was read: the New Export dialog's presets count from it.
+    pub organization_today: chrono::NaiveDate,
     pub role: Option<String>,
     pub permissions: Vec<String>,
 }

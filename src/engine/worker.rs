@@ -261,7 +261,9 @@ impl Worker {
     /// The name the file downloads as.
     async fn download_name(&self, claim: &Claim) -> Result<String, sqlx::Error> {
         let slug = repo::organization_slug(&self.ctx.db, claim.organization_id).await?;
-        Ok(stored::download_name(&slug, &claim.spec, Utc::now().date_naive()))
+        // Dated by the organisation's calendar, like the range it may carry.
+        let today = Utc::now().with_timezone(&claim.time_zone).date_naive();
+        Ok(stored::download_name(&slug, &claim.spec, today))
     }
 
     /// Fails requests whose last attempt lost its worker, audited and with the notes of every

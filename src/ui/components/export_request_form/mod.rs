@@ -1,14 +1,21 @@
 //! `ExportRequestForm`: the New Export dialog, a native modal `<dialog>` (focus stays inside,
 //! Esc closes, focus returns to the button that opened it). Choosing the export type narrows
-//! the formats and entity types to what the catalog offers.
+//! the formats, entity types and columns to what the catalog offers; the dates, columns, purpose
+//! and recipient scope the export to what its recipient needs.
 
 mod choice;
+mod columns;
+mod dates;
+mod disclosure;
 mod fields;
 
 use leptos::{html, prelude::*};
 
 use self::{
     choice::Choice,
+    columns::ColumnsField,
+    dates::DatesField,
+    disclosure::DisclosureFields,
     fields::{EntityTypesField, ExportTypeField, FieldError, FormatField},
 };
 use crate::{
@@ -35,7 +42,7 @@ pub fn ExportRequestForm(
         move |_, _, _| {
             if matches!(action.value().get_untracked(), Some(Ok(_))) {
                 close();
-                choice.clear_entity_types();
+                choice.reset();
             }
         },
         false,
@@ -68,6 +75,12 @@ pub fn ExportRequestForm(
                 <FieldError action field="export_format" />
                 <EntityTypesField choice />
                 <FieldError action field="entity_types" />
+                <DatesField choice />
+                <FieldError action field="date_from" />
+                <FieldError action field="date_to" />
+                <ColumnsField choice />
+                <FieldError action field="columns" />
+                <DisclosureFields choice action />
                 <FormError action />
                 <div class="modal-actions">
                     <button type="button" class="btn btn-secondary" on:click=move |_| close()>

@@ -1,4 +1,5 @@
-//! One export request as a table row: what was requested, its status and when, and its actions.
+//! One export request as a table row: what was requested (and for which dates), its status and
+//! when, and its actions.
 
 use leptos::prelude::*;
 
@@ -23,7 +24,10 @@ pub(super) fn ExportRow(request: ExportRequest, delete: ServerAction<DeleteExpor
             <td data-label=format>
                 <span class="format">{request.export_format.label()}</span>
             </td>
-            <td data-label=entities>{entity_names.join(", ")}</td>
+            <td data-label=entities>
+                {entity_names.join(", ")}
+                {request.date_range.map(|range| view! { <span class="date-range">{range.label()}</span> })}
+            </td>
             <td data-label=status>
                 <StatusBadge status=request.status progress=request.progress error=request.error />
             </td>

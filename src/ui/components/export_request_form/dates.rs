@@ -1,0 +1,96 @@
+//! The New Export dialog's dates: a preset, or From and To, as days of the organisation's zone.
+
+use leptos::prelude::*;
+
+use super::choice::Choice;
+use crate::{
+    exports::scope::{FIRST_DATE, LAST_DATE, Preset},
+    ui::session::Session,
+};
+
+/// The value of the period list when the dates were typed in.
+const CUSTOM: &str = "custom";
+
+#[component]
+pub(super) fn DatesField(choice: Choice) -> impl IntoView {
+    let session = expect_context::<Session>();
+    let user = move || session.user.get().and_then(Result::ok).flatten();
+    let zone = move || user().map(|user| user.organization_time_zone).unwrap_or_default();
+    let choose = move |event| {
+        let key = event_target_value(&event);
+        let preset = Preset::ALL.into_iter().find(|preset| preset.key() == key);
+        match (preset, user()) {
+            (Some(preset), Some(user)) => choice.choose_preset(preset, user.organization_today),
+            _ => choice.preset.set(None),
+        }
+    };
+    let (first, last) = (FIRST_DATE.to_string(), LAST_DATE.to_string());
+    view! {
+        <fieldset class="choices dates">
+            <legend>"Dates"</legend>
+            <p class="choice-help">
+                {move || format!("Days in {}, both included.", zone())}
+            </p>
+            <div class="field">
+                <label for="export-period">"Period"</label>
+                <select
+                    id="export-period"
+                    prop:value=move || choice.preset.get().map_or(CUSTOM, Preset::key)
+                    on:change=choose
+                >
+                    {Preset::ALL
+                        .map(|preset| view! { <option value=preset.key()>{preset.label()}</option> })}
+                    <option value=CUSTOM>"Custom dates"</option>
+                </select>
+            </div>
+            <div class="date-pair">
+                <div class="field">
+                    <label for="export-from">"From"</label>
+                    <input
+                        type="date"
+                        id="export-from"
+                        name="date_from"
+                        min=first.clone()
+                        max=last.clone()
+                        prop:value=move || choice.date_from.get()
+                        on:input=move |event| choice.type_date(choice.date_from, event_target_value(&event))
+                    />
+                </div>
+                <div class="field">
+                    <label for="export-to">"To"</label>
+                    <input
+                        type="date"
+                        id="export-to"
+                        name="date_to"
+                        min=first
+                        max=last
+                        prop:value=move || choice.date_to.get()
+                        on:input=move |event| choice.type_date(choice.date_to, event_target_value(&event))
+                    />
+                </div>
+            </div>
+            <UndatedNote choice />
+        </fieldset>
+    }
+}
+
+/// Which covered record types have no date, and so are exported whole whatever the dates.
+#[component]
+fn UndatedNote(choice: Choice) -> impl IntoView {
+    move || {
+        let undated: Vec<&str> = choice
+            .covered()
+            .into_iter()
+            .filter(|entity| entity.date_column().is_none())
+            .map(|entity| entity.label())
+            .collect();
+        (!undated.is_empty()).then(|| {
+            let verb = if undated.len() == 1 { "has" } else { "have" };
+            view! {
+                <p class="covers">
+                    {format!("{} {verb} no date: exported whole.", undated.join(", "))}
+                </p>
+            }
+        })
+    }
+}
