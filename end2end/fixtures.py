@@ -3,12 +3,14 @@ has a real file in the local object store, so Download really downloads. The ser
 worker must leave the other three as they are: the pending one is scheduled far in the future
 and the processing one holds a lease that far out. And finance@acme.test has used up its
 hourly allowance of requests (the audit log is what the limit counts), so its next one is refused.
-The completed request covers October 2026 and states a purpose and recipient.
+The completed request covers October 2026, states a purpose and recipient, and records its file's
+SHA-256 and row count as the worker would.
 
 usage: python3 end2end/fixtures.py DATA_DIR
 """
 
 import datetime
+import hashlib
 import pathlib
 import sqlite3
 import sys
@@ -38,7 +40,7 @@ rows = [
 ]
 for status, export_type, export_format, entities, progress, error, ago in rows:
     request_id = uuid.uuid4()
-    storage_key = file_name = None
+    storage_key = file_name = digest = None
     if status == "completed":
         # The name the worker gives a finished file, which Download offers the browser.
         completed_on = (now - datetime.timedelta(minutes=ago - 1)).date().isoformat()
@@ -47,13 +49,14 @@ for status, export_type, export_format, entities, progress, error, ago in rows:
         path = data_dir / "storage" / "pf-exports" / storage_key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("id,first_name\n1,Zoë\n2,\"O'Brien, Jr.\"\n", encoding="utf-8")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
     scoped = status == "completed"
     db.execute(
         "INSERT INTO pf_export_requests (id, organization_id, requested_by, export_type, export_format, "
         "entity_types, status, progress, error, storage_key, file_name, row_count, run_at, requested_at, "
         "completed_at, max_attempts, attempt, locked_by, lease_expires_at, date_from, date_to, time_zone, "
-        "purpose, recipient) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 3, ?, ?, ?, ?, ?, 'Europe/London', ?, ?)",
+        "purpose, recipient, sha256, row_counts, snapshot_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 3, ?, ?, ?, ?, ?, 'Europe/London', ?, ?, ?, ?, ?)",
         (
             request_id.bytes, org, admin, export_type, export_format, entities, status, progress, error,
             storage_key, file_name, 2 if storage_key else None,
@@ -66,6 +69,9 @@ for status, export_type, export_format, entities, progress, error, ago in rows:
             "2026-10-31" if scoped else None,
             "payment" if scoped or export_type != "deidentified_dataset" else None,
             "internal: finance team" if scoped or export_type != "deidentified_dataset" else None,
+            digest,
+            '{"clients": 2}' if digest else None,
+            at(ago - 1) if digest else None,
         ),
     )
 

@@ -11,7 +11,9 @@ use crate::{
     routes,
     ui::{
         layout::AppLayout,
-        pages::{exports::ExportsPage, login::LoginPage, not_found::NotFound},
+        pages::{
+            export_details::ExportDetailsPage, exports::ExportsPage, login::LoginPage, not_found::NotFound,
+        },
         session::SessionProvider,
     },
 };
@@ -82,6 +84,7 @@ pub fn App() -> impl IntoView {
                     // nothing depends on streaming scripts and the page works without JavaScript.
                     <Route path=routes::LOGIN_ROUTE view=LoginPage ssr=SsrMode::Async />
                     <Route path=routes::EXPORTS_ROUTE view=ExportsPage ssr=SsrMode::Async />
+                    <Route path=routes::EXPORT_DETAILS_ROUTE view=ExportDetailsPage ssr=SsrMode::Async />
                 </Routes>
             </AppLayout>
             </SessionProvider>

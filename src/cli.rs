@@ -271,6 +271,7 @@ async fn bench(state: &AppState, args: BenchArgs) -> CliResult {
         attempt: 1,
         spec,
         time_zone: accounts::organization_time_zone(&state.db, organization_id).await?,
+        requested_at: crate::db::now(),
     };
     let started = Instant::now();
     let produced = engine::produce(

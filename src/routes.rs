@@ -1,6 +1,7 @@
 //! The app's paths, named once: the router, links and redirects all use these.
 
-use leptos_router::StaticSegment;
+use leptos_router::{ParamSegment, StaticSegment};
+use uuid::Uuid;
 
 /// The Data Exports page.
 pub const EXPORTS_PAGE: &str = "/settings/exports";
@@ -8,6 +9,18 @@ pub const EXPORTS_PAGE: &str = "/settings/exports";
 /// [`EXPORTS_PAGE`] as the router matches it (a test checks that the two agree).
 pub const EXPORTS_ROUTE: (StaticSegment<&str>, StaticSegment<&str>) =
     (StaticSegment("settings"), StaticSegment("exports"));
+
+/// One export request's details: `/settings/exports/{id}`.
+pub fn export_details_page(id: Uuid) -> String {
+    format!("{EXPORTS_PAGE}/{id}")
+}
+
+/// [`export_details_page`] as the router matches it; the parameter is `id`.
+pub const EXPORT_DETAILS_ROUTE: (StaticSegment<&str>, StaticSegment<&str>, ParamSegment) = (
+    StaticSegment("settings"),
+    StaticSegment("exports"),
+    ParamSegment("id"),
+);
 
 /// The sign-in page.
 pub const LOGIN_PAGE: &str = "/login";
@@ -38,6 +51,15 @@ mod tests {
     fn each_route_is_exactly_the_path_links_point_to() {
         assert!(registers_and_matches_exactly(EXPORTS_ROUTE, EXPORTS_PAGE));
         assert!(registers_and_matches_exactly(LOGIN_ROUTE, LOGIN_PAGE));
+    }
+
+    #[test]
+    fn the_details_route_matches_the_details_links() {
+        let link = export_details_page(Uuid::nil());
+        let matched = EXPORT_DETAILS_ROUTE.test(&link).expect("matches");
+        assert!(matched.remaining().is_empty());
+        assert_eq!(matched.params()[0].1, Uuid::nil().to_string());
+        assert!(EXPORT_DETAILS_ROUTE.test(EXPORTS_PAGE).is_none());
     }
 
     #[test]

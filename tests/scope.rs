@@ -10,8 +10,8 @@ mod common;
 use chrono::NaiveDate;
 use chrono_tz::America::New_York;
 use common::{
-    Backend, Row, TestApp, count, create_export, download, fixture, id_of, insert, list_export_requests,
-    read_back, request_state, setup_fixture, work,
+    Backend, Row, TestApp, count, create_export, download, export_request_details, fixture, id_of, insert,
+    list_export_requests, read_back, request_state, setup_fixture, work,
 };
 use data_exports::{
     auth::accounts,
@@ -29,6 +29,7 @@ on_both_databases!(
     only_the_chosen_columns_are_written_in_every_format,
     identified_exports_state_a_purpose_and_recipient_that_are_stored_and_audited,
     malformed_scopes_are_refused_with_a_message_and_create_nothing,
+    a_completed_export_describes_itself_in_its_details_and_in_its_file,
 );
 
 /// Asks for an export with this request body (the `request` object).
@@ -464,4 +465,98 @@ async fn malformed_scopes_are_refused_with_a_message_and_create_nothing(backend:
         );
     }
     assert_eq!(count(&app, "SELECT COUNT(*) FROM pf_export_requests").await, 0);
+}
+
+async fn a_completed_export_describes_itself_in_its_details_and_in_its_file(backend: Backend) {
+    use sha2::Digest;
+    let app = TestApp::new(backend).await;
+    let (organization_id, cookie) = setup_fixture(&app).await;
+    accounts::set_time_zone(&app.state.db, organization_id, "America/New_York")
+        .await
+        .unwrap();
+    let scope = json!({
+        "date_from": "2020-01-01",
+        "date_to": "2030-12-31",
+        "columns": { "clients": ["last_name"] },
+        "purpose": "client_request",
+        "recipient": "The client, by secure mail",
+    });
+    for (format, extension) in [("json", "json"), ("csv", "zip"), ("xlsx", "xlsx")] {
+        let created = create(
+            &app,
+            &cookie,
+            selected(format, &["clients", "claims"], scope.clone()),
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::OK, "{format}: {}", created.text());
+        let id = id_of(&created);
+        assert!(matches!(work(&app).await, Outcome::Completed(_)), "{format}");
+        let bytes = download(&app, &cookie, id).await;
+        let file = read_back(&bytes, extension, "");
+        let rows = |entity: &str| file["entities"][entity]["rows"].as_array().unwrap().len() as u64;
+
+        let details = export_request_details(&app, &cookie, id).await;
+        assert_eq!(details.status, StatusCode::OK, "{format}: {}", details.text());
+        let details = details.json();
+        // The digest was taken of the very bytes stored.
+        assert_eq!(
+            details["sha256"],
+            json!(format!("{:x}", sha2::Sha256::digest(&bytes))),
+            "{format}"
+        );
+        assert_eq!(
+            details["request"]["file_size_bytes"],
+            json!(bytes.len()),
+            "{format}"
+        );
+        assert_eq!(
+            details["row_counts"],
+            json!([["clients", rows("clients")], ["claims", rows("claims")]]),
+            "{format}"
+        );
+        assert_eq!(details["time_zone"], "America/New_York");
+        assert_eq!(details["purpose"], "The client's own request");
+        assert_eq!(details["recipient"], "The client, by secure mail");
+        assert_eq!(details["requested_by"], "Fixture Admin <admin@fixture.test>");
+        assert_eq!(details["columns"][0], json!(["clients", ["id", "last_name"]]));
+        assert!(details["snapshot_at"].is_string(), "{format}");
+
+        // The file says the same about itself.
+        let manifest = &file["manifest"];
+        if format == "xlsx" {
+            assert_eq!(manifest["Dates"], "1 Jan 2020 – 31 Dec 2030 (America/New_York)");
+            assert_eq!(manifest["Purpose"], "The client's own request");
+            assert_eq!(manifest["Recipient"], "The client, by secure mail");
+            assert_eq!(manifest["Columns: Clients"], "id, last_name");
+            assert_eq!(manifest["Rows: Claims"], rows("claims").to_string());
+            assert_eq!(manifest["Export request"], id.to_string());
+        } else {
+            assert_eq!(manifest["export_request_id"], id.to_string(), "{format}");
+            assert_eq!(
+                manifest["date_range"],
+                json!({ "from": "2020-01-01", "to": "2030-12-31" })
+            );
+            assert_eq!(manifest["time_zone"], "America/New_York");
+            assert_eq!(manifest["columns"]["clients"], json!(["id", "last_name"]));
+            assert_eq!(manifest["purpose"], "The client's own request");
+            assert_eq!(manifest["recipient"], "The client, by secure mail");
+            assert_eq!(manifest["de_identified"], false);
+            assert_eq!(
+                manifest["row_counts"],
+                json!({ "clients": rows("clients"), "claims": rows("claims") })
+            );
+            assert_eq!(manifest["snapshot_at"], details["snapshot_at"], "{format}");
+        }
+    }
+
+    // Another organisation's admin, and an id that does not exist, get the same 404.
+    let theirs = app.login("admin@other.test").await;
+    let listed = list_export_requests(&app, &cookie, 1).await.json();
+    let ours: Uuid = listed["items"][0]["id"].as_str().unwrap().parse().unwrap();
+    for (who, id) in [(&theirs, ours), (&cookie, Uuid::new_v4())] {
+        let refused = export_request_details(&app, who, id).await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.text());
+        assert!(!refused.text().contains("Fixture"), "{}", refused.text());
+    }
+    assert!(app.audit_count("access_denied").await >= 2);
 }

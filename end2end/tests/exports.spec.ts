@@ -75,6 +75,23 @@ test("staff see every status but can neither create nor delete", async ({ page }
   await expect(page.getByRole("button", { name: "Refresh" })).toBeVisible();
 });
 
+test("a request's details say what, why, for whom, by whom, and the file's digest", async ({ page }, info) => {
+  await signIn(page, "staff@globex.test", info);
+  await page.locator('tr[data-status="completed"]').getByRole("link", { name: "Selected records" }).click();
+  await expect(page).toHaveURL(/\/settings\/exports\/[0-9a-f-]{36}$/);
+  await expect(page.getByRole("heading", { name: "Selected records" })).toBeVisible();
+  const details = page.locator("dl.details");
+  await expect(details).toContainText("1 Oct 2026 – 31 Oct 2026 (Europe/London)");
+  await expect(details).toContainText("Payment");
+  await expect(details).toContainText("internal: finance team");
+  await expect(details).toContainText("Globex Admin <admin@globex.test>");
+  await expect(details).toContainText("Clients: 2");
+  await expect(details.locator("code.digest")).toHaveText(/^[0-9a-f]{64}$/);
+  if (hydrated(info)) await screenshot(page, "08-details");
+  await page.getByRole("link", { name: "← Data Exports" }).click();
+  await expect(rows(page)).toHaveCount(4);
+});
+
 test("the failed badge reveals its reason on keyboard focus", async ({ page }, info) => {
   test.skip(!hydrated(info), "focus styling is the same without JavaScript, but this checks the live page");
   await signIn(page, "finance@globex.test", info);
@@ -161,7 +178,10 @@ test("an admin creates an export with the keyboard only, and the worker produces
   );
   const fs = await import("node:fs");
   const file = JSON.parse(fs.readFileSync(await download.path(), "utf-8"));
-  expect(Object.keys(file)).toEqual(["clients", "appointments"]);
+  expect(Object.keys(file)).toEqual(["clients", "appointments", "manifest"]);
+  expect(file.manifest.purpose).toBe("Treatment");
+  expect(file.manifest.recipient).toBe("internal: care team");
+  expect(file.manifest.row_counts.clients).toBe(file.clients.length);
   expect(file.clients.length).toBeGreaterThan(0);
   expect(file.appointments.length).toBeGreaterThan(file.clients.length);
   expect(Object.keys(file.clients[0]).slice(0, 4)).toEqual(["id", "medical_record_number", "first_name", "last_name"]);

@@ -11,6 +11,12 @@ ALTER TABLE pf_export_requests ADD COLUMN purpose_detail TEXT;
 ALTER TABLE pf_export_requests ADD COLUMN recipient TEXT;
 -- (SQLite cannot add a table CHECK afterwards; the app checks the range on the way in and out.)
 
+-- What a completed export's file holds: when its snapshot was taken, how many rows of each entity
+-- type, and the SHA-256 of its bytes.
+ALTER TABLE pf_export_requests ADD COLUMN snapshot_at TEXT;
+ALTER TABLE pf_export_requests ADD COLUMN row_counts TEXT;
+ALTER TABLE pf_export_requests ADD COLUMN sha256 TEXT;
+
 -- A ranged export reads its days in (date, id) order: one index range scan per batch.
 CREATE INDEX clients_org_intake ON clients (organization_id, intake_date, id);
 CREATE INDEX appointments_org_starts ON appointments (organization_id, starts_at, id);

@@ -8,13 +8,17 @@
 
 pub mod deidentify;
 pub mod encode;
+pub mod manifest;
 pub mod source;
 pub mod value;
 pub mod worker;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    collections::BTreeMap,
+    sync::atomic::{AtomicU64, Ordering},
+};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -30,6 +34,8 @@ use crate::{
     storage::{ObjectKey, ObjectStore, StorageError},
 };
 use encode::{EncodeError, Message};
+use manifest::Manifest;
+use sha2::{Digest, Sha256};
 use source::{EntityReader, Filter, Snapshot};
 
 /// Why a job was stopped before it finished.
@@ -114,6 +120,7 @@ pub struct Plan {
     pub spec: ValidExport,
     /// Where the spec's calendar days are days.
     pub time_zone: Tz,
+    pub requested_at: DateTime<Utc>,
 }
 
 impl Plan {
@@ -125,6 +132,27 @@ impl Plan {
             attempt: claim.attempt,
             spec: claim.spec.clone(),
             time_zone: claim.time_zone,
+            requested_at: claim.request.requested_at,
+        }
+    }
+
+    /// What the file says about itself, once its rows are counted.
+    pub fn manifest(&self, snapshot_at: DateTime<Utc>, row_counts: BTreeMap<EntityType, u64>) -> Manifest {
+        let disclosure = self.spec.disclosure.as_ref();
+        Manifest {
+            export_request_id: self.export_request_id,
+            export_type: self.spec.export_type,
+            export_format: self.spec.export_format,
+            entity_types: self.spec.entity_types.clone(),
+            date_range: self.spec.date_range,
+            time_zone: self.time_zone.name().to_owned(),
+            columns: self.spec.column_names(),
+            de_identified: self.spec.export_type.deidentifies(),
+            purpose: disclosure.map(|d| d.purpose_label()),
+            recipient: disclosure.map(|d| d.recipient.clone()),
+            requested_at: self.requested_at,
+            snapshot_at,
+            row_counts,
         }
     }
 
@@ -173,6 +201,11 @@ pub struct Produced {
     pub key: ObjectKey,
     pub row_count: u64,
     pub size: u64,
+    /// Of the bytes stored, hex, computed while they streamed.
+    pub sha256: String,
+    pub row_counts: BTreeMap<EntityType, u64>,
+    /// When the snapshot the rows were read from was taken.
+    pub snapshot_at: DateTime<Utc>,
 }
 
 /// How the engine is tuned.
@@ -210,6 +243,7 @@ async fn produce_file(
     let entity_count = plan.spec.entity_types.len();
     let key = plan.object_key();
     let mut snapshot = Snapshot::open(db).await?;
+    let snapshot_at = crate::db::now();
     for entity in &plan.spec.entity_types {
         let rows = snapshot
             .count(plan.organization_id, *entity, plan.filter(*entity).as_ref())
@@ -228,19 +262,21 @@ async fn produce_file(
     let encoder = tokio::task::spawn_blocking(move || {
         encode::run(format, entity_count, settings.options, rows_rx, bytes_tx)
     });
+    let mut hasher = Sha256::new();
     let upload = async {
         while let Some(chunk) = bytes_rx.recv().await {
+            hasher.update(&chunk);
             writer.write(&chunk).await?;
         }
         Ok::<_, JobError>(())
     };
-    let read = read_all(&mut snapshot, plan, settings, progress, rows_tx);
+    let read = read_all(&mut snapshot, plan, settings, progress, snapshot_at, rows_tx);
     let (read, uploaded, encoded) = tokio::join!(read, upload, encoder);
     let encoded =
         encoded.unwrap_or_else(|panic| Err(EncodeError::Format(format!("encoder panicked: {panic}"))));
     // Report the cause, not the stages that stopped because another one did.
     let outcome = match (read, encoded, uploaded) {
-        (Ok(rows), Ok(()), Ok(())) => Ok(rows),
+        (Ok(counts), Ok(()), Ok(())) => Ok(counts),
         (Err(error), _, _) if !matches!(error, JobError::Encode(EncodeError::Closed)) => Err(error),
         (_, Err(error), _) if !matches!(error, EncodeError::Closed) => Err(error.into()),
         (_, _, Err(error)) => Err(error),
@@ -249,9 +285,16 @@ async fn produce_file(
     };
     let _ = snapshot.close().await;
     match outcome {
-        Ok(row_count) => {
+        Ok(row_counts) => {
             let size = writer.finish().await?;
-            Ok(Produced { key, row_count, size })
+            Ok(Produced {
+                key,
+                row_count: row_counts.values().sum(),
+                size,
+                sha256: format!("{:x}", hasher.finalize()),
+                row_counts,
+                snapshot_at,
+            })
         }
         Err(error) => {
             writer.abort().await;
@@ -260,22 +303,25 @@ async fn produce_file(
     }
 }
 
-/// Streams every entity's rows to the encoder; returns how many rows were sent.
+/// Streams every entity's rows to the encoder, then the manifest; returns how many rows of each
+/// entity type were sent.
 async fn read_all(
     snapshot: &mut Snapshot,
     plan: &Plan,
     settings: Settings,
     progress: &Progress,
+    snapshot_at: DateTime<Utc>,
     rows: mpsc::Sender<Message>,
-) -> Result<u64, JobError> {
+) -> Result<BTreeMap<EntityType, u64>, JobError> {
     let closed = |_| JobError::Encode(EncodeError::Closed);
     let deidentifier = plan
         .spec
         .export_type
         .deidentifies()
         .then(|| deidentify::Deidentifier::new(rand::random(), Utc::now().date_naive()));
-    let mut sent = 0u64;
+    let mut counts = BTreeMap::new();
     for entity in &plan.spec.entity_types {
+        let sent = counts.entry(*entity).or_insert(0u64);
         let columns = plan.columns(*entity);
         let mut reader = EntityReader::new(
             plan.organization_id,
@@ -298,10 +344,13 @@ async fn read_all(
             }
             let count = batch.len() as u64;
             rows.send(Message::Rows(batch)).await.map_err(closed)?;
-            sent += count;
+            *sent += count;
             progress.done.fetch_add(count, Ordering::Relaxed);
         }
     }
-    rows.send(Message::Finish).await.map_err(closed)?;
-    Ok(sent)
+    let manifest = plan.manifest(snapshot_at, counts.clone());
+    rows.send(Message::Finish(Box::new(manifest)))
+        .await
+        .map_err(closed)?;
+    Ok(counts)
 }

@@ -201,6 +201,9 @@ impl Worker {
                     row_count: produced.row_count as i64,
                     file_size_bytes: produced.size as i64,
                     execution_time_ms,
+                    sha256: produced.sha256.clone(),
+                    row_counts: produced.row_counts.clone(),
+                    snapshot_at: produced.snapshot_at,
                 };
                 let mut tx = db.begin().await?;
                 if !queue::complete(&mut tx, claim, &completion).await? {

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     error::AppError,
-    exports::model::{ExportPage, ExportRequest, NewExport},
+    exports::model::{ExportDetails, ExportPage, ExportRequest, NewExport},
 };
 
 /// The organisation's export requests, newest first, one page (1-based) at a time.
@@ -15,6 +15,20 @@ pub async fn list_export_requests(page: u32) -> Result<ExportPage, AppError> {
     use crate::{auth::model::Permission, exports::repo};
     let caller = crate::auth::guard::require(Permission::ViewExports).await?;
     Ok(repo::list(&caller.state.db, caller.user.organization_id, page).await?)
+}
+
+/// Everything known about one of the organisation's requests: what it exports, why and for
+/// whom, who asked and when, and what its file holds.
+#[server(endpoint = "export_request_details")]
+pub async fn export_request_details(id: Uuid) -> Result<ExportDetails, AppError> {
+    use crate::{auth::model::Permission, exports::repo};
+    let caller = crate::auth::guard::require(Permission::ViewExports).await?;
+    let stored = find_own(&caller, id, "view").await?;
+    let requested_by = match stored.requested_by {
+        Some(user) => repo::user_label(&caller.state.db, user).await?,
+        None => None,
+    };
+    Ok(stored.details(requested_by))
 }
 
 /// Queues a new export after checking it against the catalog. Audited.

@@ -120,6 +120,26 @@ pub struct ExportRequest {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+/// Everything known about one request: its details view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportDetails {
+    pub request: ExportRequest,
+    /// Whose calendar days the date range names.
+    pub time_zone: String,
+    /// The columns written for each entity type, in order.
+    pub columns: Vec<(EntityType, Vec<String>)>,
+    pub de_identified: bool,
+    /// As people read it ("Payment", "Other: …"); `None` where none was stated.
+    pub purpose: Option<String>,
+    pub recipient: Option<String>,
+    /// "Name <email>"; `None` once that user is deleted.
+    pub requested_by: Option<String>,
+    /// Of a completed export: its snapshot's time, rows per entity type and the file's SHA-256.
+    pub snapshot_at: Option<DateTime<Utc>>,
+    pub row_counts: Vec<(EntityType, u64)>,
+    pub sha256: Option<String>,
+}
+
 /// One page of the organisation's export requests, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportPage {

@@ -8,13 +8,14 @@
 //! back-off its number earns has passed: every claim and heartbeat moves `run_at` to the lease's
 //! end plus that back-off. A lease running out is no shortcut around the back-off.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::{
     db::{Db, Tx, now, with_db, with_tx},
     exports::stored::{COLUMNS, StoredRequest},
+    records::EntityType,
     retry::RetryPolicy,
 };
 
@@ -29,6 +30,10 @@ pub struct Completion {
     pub row_count: i64,
     pub file_size_bytes: i64,
     pub execution_time_ms: i64,
+    /// Hex SHA-256 of the file's bytes.
+    pub sha256: String,
+    pub row_counts: BTreeMap<EntityType, u64>,
+    pub snapshot_at: DateTime<Utc>,
 }
 
 const RUNNABLE: &str = "(status = 'pending' AND run_at <= $3) \
@@ -143,6 +148,7 @@ async fn fenced(
                     FenceValue::Text(text) => query.bind(text.clone()),
                     FenceValue::Int(int) => query.bind(*int),
                     FenceValue::Instant(at) => query.bind(*at),
+                    FenceValue::Json(value) => query.bind(sqlx::types::Json(value.clone())),
                 };
             }
             query.execute($executor).await.map(|done| done.rows_affected())
@@ -165,6 +171,7 @@ enum FenceValue {
     Text(String),
     Int(i64),
     Instant(DateTime<Utc>),
+    Json(serde_json::Value),
 }
 
 impl Fence {
@@ -178,6 +185,10 @@ impl Fence {
     }
     fn instant(mut self, value: DateTime<Utc>) -> Self {
         self.values.push(FenceValue::Instant(value));
+        self
+    }
+    fn json(mut self, value: serde_json::Value) -> Self {
+        self.values.push(FenceValue::Json(value));
         self
     }
 }
@@ -216,7 +227,8 @@ pub async fn complete<'a>(
         on.into(),
         claim,
         "status = 'completed', progress = 100, storage_key = $3, file_name = $4, row_count = $5, \
-         file_size_bytes = $6, execution_time_ms = $7, completed_at = $8, locked_by = NULL, lease_expires_at = NULL",
+         file_size_bytes = $6, execution_time_ms = $7, completed_at = $8, sha256 = $9, row_counts = $10, \
+         snapshot_at = $11, locked_by = NULL, lease_expires_at = NULL",
         |f| {
             f.text(done.storage_key.clone())
                 .text(done.file_name.clone())
@@ -224,6 +236,9 @@ pub async fn complete<'a>(
                 .int(done.file_size_bytes)
                 .int(done.execution_time_ms)
                 .instant(now())
+                .text(done.sha256.clone())
+                .json(serde_json::json!(done.row_counts))
+                .instant(done.snapshot_at)
         },
     )
     .await

@@ -223,3 +223,14 @@ pub async fn organization_slug(db: &Db, organization_id: Uuid) -> Result<String,
             .await
     })
 }
+
+/// "Name <email>" of user `id`, if they still exist.
+pub async fn user_label(db: &Db, id: Uuid) -> Result<Option<String>, sqlx::Error> {
+    let found: Option<(String, String)> = with_db!(db, pool => {
+        sqlx::query_as("SELECT display_name, email FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+    })?;
+    Ok(found.map(|(name, email)| format!("{name} <{email}>")))
+}

@@ -12,9 +12,10 @@ use uuid::Uuid;
 use crate::{
     exports::{
         catalog::{self, ValidExport},
-        model::{ExportRequest, ExportStatus, NewExport},
+        model::{ExportDetails, ExportRequest, ExportStatus, NewExport},
         scope::Disclosure,
     },
+    records::EntityType,
     storage::ObjectKey,
 };
 
@@ -22,7 +23,7 @@ use crate::{
 pub const COLUMNS: &str = "id, organization_id, requested_by, export_type, export_format, entity_types, \
                            status, progress, row_count, file_size_bytes, error, requested_at, completed_at, \
                            storage_key, file_name, attempt, max_attempts, date_from, date_to, time_zone, \
-                           chosen_columns, purpose, purpose_detail, recipient";
+                           chosen_columns, purpose, purpose_detail, recipient, snapshot_at, row_counts, sha256";
 
 /// A row of `pf_export_requests`, typed and checked against the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +44,11 @@ pub struct StoredRequest {
     /// Attempts so far: each may have written a file of its own.
     pub attempt: i32,
     pub max_attempts: i32,
+    /// Of the completed file: when its snapshot was taken, its rows per entity type, and the
+    /// hex SHA-256 of its bytes.
+    pub snapshot_at: Option<DateTime<Utc>>,
+    pub row_counts: BTreeMap<EntityType, u64>,
+    pub sha256: Option<String>,
 }
 
 /// The row as the database holds it.
@@ -72,6 +78,9 @@ struct Row {
     purpose: Option<String>,
     purpose_detail: Option<String>,
     recipient: Option<String>,
+    snapshot_at: Option<DateTime<Utc>>,
+    row_counts: Option<Json<BTreeMap<EntityType, u64>>>,
+    sha256: Option<String>,
 }
 
 /// A stored value the catalog does not know (written by hand, or by a newer version).
@@ -131,6 +140,9 @@ impl TryFrom<Row> for StoredRequest {
             file_name: row.file_name,
             attempt: row.attempt,
             max_attempts: row.max_attempts,
+            snapshot_at: row.snapshot_at,
+            row_counts: row.row_counts.map(|counts| counts.0).unwrap_or_default(),
+            sha256: row.sha256,
         })
     }
 }
@@ -150,6 +162,28 @@ where
 impl StoredRequest {
     pub fn id(&self) -> Uuid {
         self.request.id
+    }
+
+    /// Its details view; `requested_by` names the requester.
+    pub fn details(self, requested_by: Option<String>) -> ExportDetails {
+        let disclosure = self.spec.disclosure.as_ref();
+        ExportDetails {
+            time_zone: self.time_zone.name().to_owned(),
+            columns: self
+                .spec
+                .columns
+                .iter()
+                .map(|(entity, columns)| (*entity, columns.iter().map(|c| c.name.to_owned()).collect()))
+                .collect(),
+            de_identified: self.spec.export_type.deidentifies(),
+            purpose: disclosure.map(|d| d.purpose_label()),
+            recipient: disclosure.map(|d| d.recipient.clone()),
+            requested_by,
+            snapshot_at: self.snapshot_at,
+            row_counts: self.row_counts.into_iter().collect(),
+            sha256: self.sha256,
+            request: self.request,
+        }
     }
 
     /// Where attempt `attempt` writes its file: each attempt its own key, so an attempt that lost

@@ -179,6 +179,9 @@ pub async fn complete_export(app: &TestApp, id: Uuid, contents: &[u8]) -> Object
         row_count: 1,
         file_size_bytes: contents.len() as i64,
         execution_time_ms: 1,
+        sha256: format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(contents)),
+        row_counts: Default::default(),
+        snapshot_at: Utc::now(),
     };
     assert!(queue::complete(db, &claim, &done).await.unwrap(), "completed");
     key
@@ -239,6 +242,12 @@ pub async fn list_export_requests(app: &TestApp, cookie: &str, page: u32) -> Tes
 /// Asks for a download link to request `id`.
 pub async fn sign_download_url(app: &TestApp, cookie: &str, id: Uuid) -> TestResponse {
     app.call("sign_download_url", &[("id", &id.to_string())], Some(cookie))
+        .await
+}
+
+/// The details of request `id`.
+pub async fn export_request_details(app: &TestApp, cookie: &str, id: Uuid) -> TestResponse {
+    app.call("export_request_details", &[("id", &id.to_string())], Some(cookie))
         .await
 }
 

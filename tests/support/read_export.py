@@ -3,6 +3,9 @@
 independent of the Rust encoders -- and prints it as canonical JSON on stdout:
 
     {"entities": {"<entity>": {"header": [...], "rows": [[cell, ...], ...]}},
+     "manifest": {...},                                              (JSON and ZIP: as written;
+                                                                      XLSX: the About sheet's
+                                                                      field -> value)
      "sheets": {"<sheet>": {"freeze": "A2", "header_bold": true}}}   (XLSX only)
 
 Cells become strings, or null when empty: integers without a decimal point, booleans as
@@ -47,6 +50,7 @@ def decode_csv(data):
 
 def read_json(data):
     document = json.loads(data.decode("utf-8"))
+    manifest = document.pop("manifest", None)
     entities = {}
     for entity, rows in document.items():
         header = list(rows[0].keys()) if rows else []
@@ -54,7 +58,7 @@ def read_json(data):
             if list(row.keys()) != header:
                 sys.exit(f"{entity}: rows have different keys")
         entities[entity] = {"header": header, "rows": [[cell(row[k]) for k in header] for row in rows]}
-    return {"entities": entities}
+    return {"entities": entities, "manifest": manifest}
 
 
 def xlsx_cell(c):
@@ -72,9 +76,12 @@ def read_xlsx(path):
     import openpyxl
 
     workbook = openpyxl.load_workbook(path)
-    entities, sheets = {}, {}
+    entities, sheets, manifest = {}, {}, None
     for sheet in workbook.worksheets:
         rows = list(sheet.iter_rows())
+        if sheet.title == "About":
+            manifest = {row[0].value: row[1].value or "" for row in rows[1:]}
+            continue
         for row in rows:
             for c in row:
                 if c.data_type == "f":
@@ -89,7 +96,7 @@ def read_xlsx(path):
         entity = sheet.title.split(" (")[0]
         target = entities.setdefault(entity, {"header": header, "rows": []})
         target["rows"].extend(body)
-    return {"entities": entities, "sheets": sheets}
+    return {"entities": entities, "manifest": manifest, "sheets": sheets}
 
 
 def main():
@@ -103,11 +110,17 @@ def main():
             bad = archive.testzip()
             if bad:
                 sys.exit(f"corrupt member {bad}")
+            names = archive.namelist()
+            unknown = [n for n in names if not n.endswith(".csv") and n != "manifest.json"]
+            if unknown:
+                sys.exit(f"unexpected members {unknown}")
             result = {
                 "entities": {
                     name[: -len(".csv")]: read_csv(decode_csv(archive.read(name)))
-                    for name in archive.namelist()
-                }
+                    for name in names
+                    if name.endswith(".csv")
+                },
+                "manifest": json.loads(archive.read("manifest.json")) if "manifest.json" in names else None,
             }
     elif path.endswith(".json"):
         result = read_json(data)

@@ -1,6 +1,6 @@
 //! CSV per RFC 4180 (UTF-8, CRLF, a header row, fields quoted when needed), with cells that a
 //! spreadsheet would read as a formula neutralised; several entities travel as one ZIP holding
-//! `<entity>.csv` each.
+//! `<entity>.csv` each, and `manifest.json` last.
 
 use std::io::{self, Write};
 
@@ -11,9 +11,19 @@ use zip::{
 
 use super::{EncodeError, Encoder, Options, Sink};
 use crate::{
-    engine::value::Value,
+    engine::{manifest::Manifest, value::Value},
     records::{Column, EntityType},
 };
+
+/// The ZIP entry that describes the export.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// How each ZIP entry is compressed.
+fn entry_options() -> SimpleFileOptions {
+    SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .compression_level(Some(3))
+}
 
 /// The UTF-8 byte-order mark Excel needs to read a CSV's accents right.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -106,10 +116,7 @@ impl Encoder for CsvEncoder {
             .map_err(|e| EncodeError::from(e.into_error()))?;
         match &mut out {
             Out::Zip(zip) => {
-                let options = SimpleFileOptions::default()
-                    .compression_method(CompressionMethod::Deflated)
-                    .compression_level(Some(3));
-                zip.start_file(format!("{}.csv", entity.key()), options)
+                zip.start_file(format!("{}.csv", entity.key()), entry_options())
                     .map_err(zip_error)?;
             }
             Out::Plain(_) if self.started => {
@@ -146,14 +153,22 @@ impl Encoder for CsvEncoder {
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>) -> Result<(), EncodeError> {
+    /// A ZIP gets `manifest.json` last; a lone CSV has nowhere to put it.
+    fn finish(mut self: Box<Self>, manifest: &Manifest) -> Result<(), EncodeError> {
         let writer = self.writer.take().expect("finish is called once");
         let out = writer
             .into_inner()
             .map_err(|e| EncodeError::from(e.into_error()))?;
         let mut sink = match out {
             Out::Plain(sink) => sink,
-            Out::Zip(zip) => zip.finish().map_err(zip_error)?.into_inner(),
+            Out::Zip(mut zip) => {
+                zip.start_file(MANIFEST_FILE, entry_options())
+                    .map_err(zip_error)?;
+                let text =
+                    serde_json::to_vec_pretty(manifest).map_err(|e| EncodeError::Format(e.to_string()))?;
+                zip.write_all(&text)?;
+                zip.finish().map_err(zip_error)?.into_inner()
+            }
         };
         sink.flush()?;
         Ok(())

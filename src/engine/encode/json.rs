@@ -1,11 +1,11 @@
 //! JSON, streamed: one object keyed by entity type, each an array of row objects whose keys are
-//! the column names, one row per line.
+//! the column names, one row per line; its last key, `"manifest"`, describes the export.
 
 use std::io::Write;
 
 use super::{EncodeError, Encoder, Sink};
 use crate::{
-    engine::value::Value,
+    engine::{manifest::Manifest, value::Value},
     records::{Column, EntityType},
 };
 
@@ -86,10 +86,14 @@ impl Encoder for JsonEncoder {
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>) -> Result<(), EncodeError> {
+    fn finish(mut self: Box<Self>, manifest: &Manifest) -> Result<(), EncodeError> {
         self.close_entity()?;
-        self.sink
-            .write_all(if self.entities == 0 { b"{}\n" } else { b"}\n" })?;
+        let mut tail = Vec::new();
+        tail.extend_from_slice(if self.entities == 0 { b"{" } else { b",\n" });
+        tail.extend_from_slice(b"\"manifest\":");
+        to_json(&mut tail, manifest);
+        tail.extend_from_slice(b"}\n");
+        self.sink.write_all(&tail)?;
         self.sink.flush()?;
         Ok(())
     }
@@ -136,11 +140,25 @@ mod tests {
         assert_eq!(staff["active"], true);
         let keys: Vec<_> = staff.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys.len(), EntityType::Staff.columns().len());
+        // The manifest comes last and counts what came before.
+        let text = String::from_utf8(bytes).unwrap();
+        let at = |key: &str| text.find(&format!("\"{key}\":")).unwrap();
+        assert!(at("staff") < at("clients") && at("clients") < at("manifest"));
+        assert_eq!(
+            parsed["manifest"]["row_counts"],
+            serde_json::json!({"clients": 0, "staff": 1})
+        );
+        assert_eq!(parsed["manifest"]["purpose"], "Payment");
     }
 
     #[test]
-    fn nothing_exported_is_still_a_json_object() {
+    fn nothing_exported_is_still_a_json_object_with_its_manifest() {
         let bytes = encode(ExportFormat::Json, &[]);
-        assert_eq!(bytes, b"{}\n");
+        let parsed: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            parsed.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["manifest"]
+        );
+        assert!(bytes.ends_with(b"}}\n"));
     }
 }

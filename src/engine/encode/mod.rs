@@ -12,7 +12,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::{
-    engine::value::Value,
+    engine::{manifest::Manifest, value::Value},
     exports::model::ExportFormat,
     records::{Column, EntityType},
 };
@@ -48,8 +48,8 @@ pub enum Message {
     /// The next entity starts; its rows have these columns.
     Begin(EntityType, Vec<Column>),
     Rows(Vec<Vec<Value>>),
-    /// Every entity has been sent: finish the file.
-    Finish,
+    /// Every entity has been sent: finish the file, with its description where it fits.
+    Finish(Box<Manifest>),
 }
 
 /// Settings that change bytes but not content.
@@ -63,8 +63,9 @@ pub struct Options {
 trait Encoder {
     fn begin(&mut self, entity: EntityType, columns: &[Column]) -> Result<(), EncodeError>;
     fn rows(&mut self, rows: &[Vec<Value>]) -> Result<(), EncodeError>;
-    /// Completes the file and flushes everything into the sink.
-    fn finish(self: Box<Self>) -> Result<(), EncodeError>;
+    /// Completes the file, with `manifest` where the format can hold it, and flushes everything
+    /// into the sink.
+    fn finish(self: Box<Self>, manifest: &Manifest) -> Result<(), EncodeError>;
 }
 
 /// The MIME type of an export's file.
@@ -97,7 +98,7 @@ pub fn run(
         match message {
             Message::Begin(entity, columns) => encoder.begin(entity, &columns)?,
             Message::Rows(rows) => encoder.rows(&rows)?,
-            Message::Finish => return encoder.finish(),
+            Message::Finish(manifest) => return encoder.finish(&manifest),
         }
     }
     Err(EncodeError::Closed)
@@ -153,6 +154,32 @@ pub(crate) mod testing {
     /// An entity, its columns and its rows.
     pub type Table = (EntityType, Vec<Column>, Vec<Vec<Value>>);
 
+    /// The manifest of a file of these tables.
+    pub fn manifest(format: ExportFormat, entities: &[Table]) -> Manifest {
+        let at = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        Manifest {
+            export_request_id: uuid::Uuid::nil(),
+            export_type: crate::exports::model::ExportType::SelectedRecords,
+            export_format: format,
+            entity_types: entities.iter().map(|(entity, ..)| *entity).collect(),
+            date_range: None,
+            time_zone: "UTC".into(),
+            columns: entities
+                .iter()
+                .map(|(entity, columns, _)| (entity.key(), columns.iter().map(|c| c.name).collect()))
+                .collect(),
+            de_identified: false,
+            purpose: Some("Payment".into()),
+            recipient: Some("internal: finance team".into()),
+            requested_at: at,
+            snapshot_at: at,
+            row_counts: entities
+                .iter()
+                .map(|(entity, _, rows)| (*entity, rows.len() as u64))
+                .collect(),
+        }
+    }
+
     pub fn encode(format: ExportFormat, entities: &[Table]) -> Vec<u8> {
         let (input, input_rx) = mpsc::channel(4);
         let (output_tx, mut output) = mpsc::channel(4);
@@ -160,12 +187,13 @@ pub(crate) mod testing {
         let encoder =
             std::thread::spawn(move || run(format, count, Options { csv_bom: false }, input_rx, output_tx));
         let entities = entities.to_vec();
+        let manifest = manifest(format, &entities);
         let feeder = std::thread::spawn(move || {
             for (entity, columns, rows) in entities {
                 input.blocking_send(Message::Begin(entity, columns)).unwrap();
                 input.blocking_send(Message::Rows(rows)).unwrap();
             }
-            input.blocking_send(Message::Finish).unwrap();
+            input.blocking_send(Message::Finish(Box::new(manifest))).unwrap();
         });
         let mut bytes = Vec::new();
         while let Some(chunk) = output.blocking_recv() {

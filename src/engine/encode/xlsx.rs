@@ -1,17 +1,21 @@
 //! XLSX: one worksheet per entity (continued on `<entity> (2)`, … past Excel's 1,048,576 rows),
 //! a bold, frozen, filterable header row, numbers, booleans and dates as real cells, text always
-//! as text (never a formula), written in rust_xlsxwriter's constant-memory mode.
+//! as text (never a formula), written in rust_xlsxwriter's constant-memory mode; an "About"
+//! sheet last describes the export.
 
 use rust_xlsxwriter::{ColNum, Color, Format, FormatBorder, RowNum, Workbook, XlsxError};
 
 use super::{EncodeError, Encoder, Sink};
 use crate::{
-    engine::value::Value,
+    engine::{manifest::Manifest, value::Value},
     records::{Column, EntityType, Kind},
 };
 
 /// Rows per worksheet, the header included (Excel's limit).
 const SHEET_ROWS: RowNum = 1_048_576;
+
+/// The sheet that describes the export.
+pub const ABOUT_SHEET: &str = "About";
 
 /// The longest text a cell holds.
 const CELL_CHARS: usize = 32_767;
@@ -155,14 +159,24 @@ impl Encoder for XlsxEncoder {
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>) -> Result<(), EncodeError> {
+    /// Adds the "About" sheet, which describes the export, after the data.
+    fn finish(mut self: Box<Self>, manifest: &Manifest) -> Result<(), EncodeError> {
         self.close_sheet()?;
-        if self.workbook.worksheets().is_empty() {
-            // A workbook needs a sheet; an export of nothing still opens.
-            self.workbook
-                .add_worksheet()
-                .set_name("empty")
-                .map_err(xlsx_error)?;
+        let header = self.header.clone();
+        let about = self.workbook.add_worksheet();
+        about.set_name(ABOUT_SHEET).map_err(xlsx_error)?;
+        about.set_column_width(0, 24).map_err(xlsx_error)?;
+        about.set_column_width(1, 80).map_err(xlsx_error)?;
+        about
+            .write_string_with_format(0, 0, "Field", &header)
+            .map_err(xlsx_error)?;
+        about
+            .write_string_with_format(0, 1, "Value", &header)
+            .map_err(xlsx_error)?;
+        for (row, (field, value)) in manifest.lines().into_iter().enumerate() {
+            let row = row as u32 + 1;
+            about.write_string(row, 0, field).map_err(xlsx_error)?;
+            about.write_string(row, 1, value).map_err(xlsx_error)?;
         }
         let mut sink = self.sink.take().expect("finish is called once");
         self.workbook.save_to_writer(&mut sink).map_err(xlsx_error)?;

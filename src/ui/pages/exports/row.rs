@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use super::actions::RowActions;
 use crate::{
     exports::{api::DeleteExportRequest, model::ExportRequest},
+    routes,
     ui::components::{local_time::LocalTime, status_badge::StatusBadge},
 };
 
@@ -20,7 +21,9 @@ pub(super) fn ExportRow(request: ExportRequest, delete: ServerAction<DeleteExpor
     let entity_names: Vec<&str> = request.entity_types.iter().map(|entity| entity.label()).collect();
     view! {
         <tr data-status=request.status.key()>
-            <td data-label=kind>{request.export_type.label()}</td>
+            <td data-label=kind>
+                <a href=routes::export_details_page(request.id)>{request.export_type.label()}</a>
+            </td>
             <td data-label=format>
                 <span class="format">{request.export_format.label()}</span>
             </td>

@@ -1,0 +1,163 @@
+//! One export request's details at `/settings/exports/{id}`: what it exports, why and for whom,
+//! who asked and when, and what its file holds. Rendered on the server, so it needs no JavaScript.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use uuid::Uuid;
+
+use crate::{
+    auth::model::Permission,
+    error::AppError,
+    exports::{api::export_request_details, model::ExportDetails},
+    routes,
+    ui::components::{
+        error_message::{ErrorMessage, ErrorPlace},
+        local_time::LocalTime,
+        permission_gate::PermissionGate,
+        status_badge::StatusBadge,
+    },
+};
+
+#[component]
+pub fn ExportDetailsPage() -> impl IntoView {
+    view! {
+        <Title text="Export details" />
+        <PermissionGate permission=Permission::ViewExports>
+            <DetailsView />
+        </PermissionGate>
+    }
+}
+
+#[component]
+fn DetailsView() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").and_then(|id| id.parse::<Uuid>().ok()));
+    let details = Resource::new(
+        move || id.get(),
+        |id| async move {
+            match id {
+                Some(id) => export_request_details(id).await,
+                None => Err(AppError::NotFound),
+            }
+        },
+    );
+    view! {
+        <section class="page export-details">
+            <p class="back">
+                <a href=routes::EXPORTS_PAGE>"← Data Exports"</a>
+            </p>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match details.await {
+                        Ok(details) => view! { <Details details /> }.into_any(),
+                        Err(error) => {
+                            view! { <ErrorMessage place=ErrorPlace::Section message=error.to_string() /> }
+                                .into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn Details(details: ExportDetails) -> impl IntoView {
+    let request = details.request;
+    let dates = match request.date_range {
+        Some(range) => format!("{} ({})", range.label(), details.time_zone),
+        None => "All time".to_owned(),
+    };
+    let record_types: Vec<&str> = request.entity_types.iter().map(|e| e.label()).collect();
+    let columns = details
+        .columns
+        .into_iter()
+        .map(|(entity, names)| view! { <li>{format!("{}: {}", entity.label(), names.join(", "))}</li> })
+        .collect_view();
+    let not_stated = if details.de_identified {
+        "Not needed: de-identified"
+    } else {
+        "Not stated"
+    };
+    let file = details.snapshot_at.map(|snapshot_at| {
+        let rows = details
+            .row_counts
+            .into_iter()
+            .map(|(entity, rows)| view! { <li>{format!("{}: {}", entity.label(), thousands(rows))}</li> })
+            .collect_view();
+        let size = request
+            .file_size_bytes
+            .map(|bytes| format!("{} bytes", thousands(bytes.max(0) as u64)));
+        view! {
+            <dt>"Snapshot taken"</dt>
+            <dd>
+                <LocalTime at=snapshot_at />
+            </dd>
+            <dt>"Rows"</dt>
+            <dd>
+                <ul class="plain">{rows}</ul>
+            </dd>
+            <dt>"Size"</dt>
+            <dd>{size}</dd>
+            <dt>"SHA-256"</dt>
+            <dd>
+                <code class="digest">{details.sha256}</code>
+            </dd>
+        }
+    });
+    view! {
+        <h1>{request.export_type.label()}</h1>
+        <dl class="details">
+            <dt>"Status"</dt>
+            <dd>
+                <StatusBadge status=request.status progress=request.progress error=request.error />
+            </dd>
+            <dt>"Format"</dt>
+            <dd>{request.export_format.label()}</dd>
+            <dt>"Record types"</dt>
+            <dd>{record_types.join(", ")}</dd>
+            <dt>"Dates"</dt>
+            <dd>{dates}</dd>
+            <dt>"Columns"</dt>
+            <dd>
+                <ul class="plain">{columns}</ul>
+            </dd>
+            <dt>"Purpose"</dt>
+            <dd>{details.purpose.unwrap_or_else(|| not_stated.to_owned())}</dd>
+            <dt>"Recipient"</dt>
+            <dd>{details.recipient.unwrap_or_else(|| not_stated.to_owned())}</dd>
+            <dt>"Requested by"</dt>
+            <dd>{details.requested_by.unwrap_or_else(|| "A user since removed".to_owned())}</dd>
+            <dt>"Requested"</dt>
+            <dd>
+                <LocalTime at=request.requested_at />
+            </dd>
+            {file}
+        </dl>
+    }
+}
+
+/// 1234567 as "1,234,567".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(1_000), "1,000");
+        assert_eq!(super::thousands(1_234_567), "1,234,567");
+    }
+}
