@@ -265,12 +265,20 @@ async fn bench(state: &AppState, args: BenchArgs) -> CliResult {
     })
     .map_err(|error| error.to_string())?;
     let export_format = spec.export_format;
+    let zone = accounts::organization_time_zone(&state.db, organization_id).await?;
+    // The row-count preview's question for the same export, timed on its own.
+    let counted = Instant::now();
+    engine::count_rows(&state.db, organization_id, &spec, zone).await?;
+    let count_ms = counted.elapsed().as_secs_f64() * 1000.0;
+    let range = spec
+        .date_range
+        .map_or_else(|| "all time".to_owned(), |range| range.label());
     let plan = Plan {
         organization_id,
         export_request_id: uuid::Uuid::new_v4(),
         attempt: 1,
         spec,
-        time_zone: accounts::organization_time_zone(&state.db, organization_id).await?,
+        time_zone: zone,
         requested_at: crate::db::now(),
     };
     let started = Instant::now();
@@ -294,6 +302,8 @@ async fn bench(state: &AppState, args: BenchArgs) -> CliResult {
             "bytes": produced.size,
             "seconds": (seconds * 1000.0).round() / 1000.0,
             "rows_per_second": (produced.row_count as f64 / seconds).round(),
+            "range": range,
+            "count_ms": (count_ms * 10.0).round() / 10.0,
         })
     );
     Ok(())

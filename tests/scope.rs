@@ -30,6 +30,7 @@ on_both_databases!(
     identified_exports_state_a_purpose_and_recipient_that_are_stored_and_audited,
     malformed_scopes_are_refused_with_a_message_and_create_nothing,
     a_completed_export_describes_itself_in_its_details_and_in_its_file,
+    the_preview_counts_what_the_export_then_holds_and_big_exports_need_a_confirmation,
 );
 
 /// Asks for an export with this request body (the `request` object).
@@ -559,4 +560,85 @@ async fn a_completed_export_describes_itself_in_its_details_and_in_its_file(back
         assert!(!refused.text().contains("Fixture"), "{}", refused.text());
     }
     assert!(app.audit_count("access_denied").await >= 2);
+}
+
+async fn the_preview_counts_what_the_export_then_holds_and_big_exports_need_a_confirmation(backend: Backend) {
+    let app = TestApp::with_env(backend, &[("EXPORT_CONFIRM_ROWS", "5")]).await;
+    let (organization_id, cookie) = setup_fixture(&app).await;
+    let request = selected(
+        "json",
+        &["clients", "claims", "staff"],
+        json!({ "date_from": "2021-01-01", "date_to": "2024-12-31" }),
+    );
+    let preview = |request: Json, cookie: Option<String>| {
+        let app = &app;
+        async move {
+            app.call_json(
+                "preview_export",
+                &json!({ "request": request }),
+                cookie.as_deref(),
+            )
+            .await
+        }
+    };
+    let previewed = preview(request.clone(), Some(cookie.clone())).await;
+    assert_eq!(previewed.status, StatusCode::OK, "{}", previewed.text());
+    let previewed = previewed.json();
+    let rows = previewed["rows"].as_u64().unwrap();
+    assert!(rows > 5, "the fixture has more than five such rows: {previewed}");
+    assert_eq!(previewed["confirm_above"], 5);
+    assert!(previewed["estimated_bytes"].as_u64().unwrap() > 0);
+    // A range leaves some rows out, and the staff (no date) in.
+    let mut all_time = request.clone();
+    all_time["date_from"] = json!("");
+    all_time["date_to"] = json!("");
+    let unranged = preview(all_time, Some(cookie.clone())).await.json();
+    let of = |preview: &Json, n: usize| preview["row_counts"][n][1].as_u64().unwrap();
+    assert!(of(&previewed, 0) + of(&previewed, 1) < of(&unranged, 0) + of(&unranged, 1));
+    assert_eq!(of(&previewed, 2), rows_of(EntityType::Staff).len() as u64);
+    assert_eq!(of(&unranged, 2), of(&previewed, 2));
+
+    // Above the threshold: refused until confirmed, then exactly what the preview counted.
+    let refused = create(&app, &cookie, request.clone()).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text());
+    assert_eq!(refused.json()["field"], "confirmed");
+    assert!(
+        refused.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains(&rows.to_string())
+    );
+    let mut confirmed = request.clone();
+    confirmed["confirmed"] = json!(true);
+    let created = create(&app, &cookie, confirmed).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text());
+    let id = id_of(&created);
+    assert!(matches!(work(&app).await, Outcome::Completed(_)));
+    let details = export_request_details(&app, &cookie, id).await.json();
+    assert_eq!(details["row_counts"], previewed["row_counts"]);
+    assert_eq!(details["request"]["row_count"], json!(rows));
+
+    // A malformed scope is refused as creation refuses it; without the permission, or signed
+    // out, nothing is counted.
+    let mut reversed = request.clone();
+    reversed["date_to"] = json!("2020-01-01");
+    let refused = preview(reversed, Some(cookie.clone())).await;
+    assert_eq!(refused.json()["field"], "date_to", "{}", refused.text());
+    let staff = accounts::upsert_user(
+        &app.state.db,
+        "staff@fixture.test",
+        "Fixture Staff",
+        data_exports::seed::DEMO_PASSWORD,
+    )
+    .await
+    .unwrap();
+    accounts::grant(&app.state.db, staff, organization_id, Some("staff"))
+        .await
+        .unwrap();
+    let staff_cookie = app.login("staff@fixture.test").await;
+    assert_eq!(
+        preview(request.clone(), Some(staff_cookie)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(preview(request, None).await.status, StatusCode::UNAUTHORIZED);
 }

@@ -278,6 +278,8 @@ test("an admin scopes an export to last month's claims, fewer columns, and a sta
   await dialog.getByLabel("Period").selectOption("last_calendar_month");
   await expect(dialog.getByLabel("From")).toHaveValue(iso(first));
   await expect(dialog.getByLabel("To")).toHaveValue(iso(last));
+  // The server counts what the choices would export, a moment after they settle.
+  await expect(dialog.locator(".estimate")).toHaveText(/^About [\d,]+ rows \(Claims [\d,]+\), about [\d.]+ (bytes|KB|MB)\.$/);
 
   // Without a purpose it is refused, inside the dialog, naming what is missing.
   await dialog.getByRole("button", { name: "Request export" }).click();

@@ -1,4 +1,5 @@
-//! How many exports may be requested: per user and per organisation per hour, and at once.
+//! How many exports may be requested (per user and per organisation per hour, and at once), and
+//! from how many rows one needs a confirmation.
 
 use super::source::{ConfigError, Source};
 
@@ -12,6 +13,9 @@ pub struct ExportLimits {
     /// Pending or processing at once per organisation.
     /// `[app] export-max-active-per-organization` (default 20).
     pub active_per_organization: u32,
+    /// Exports of more rows than this are requested only with a ticked confirmation.
+    /// `[app] export-confirm-rows` (default 100,000).
+    pub confirm_rows: u64,
 }
 
 impl ExportLimits {
@@ -20,6 +24,7 @@ impl ExportLimits {
             per_user_per_hour: source.or("export-limit-per-user-per-hour", 30)?,
             per_organization_per_hour: source.or("export-limit-per-organization-per-hour", 200)?,
             active_per_organization: source.or("export-max-active-per-organization", 20)?,
+            confirm_rows: source.or("export-confirm-rows", 100_000)?,
         })
     }
 }

@@ -215,6 +215,37 @@ pub struct Settings {
     pub options: encode::Options,
 }
 
+/// How many rows of each entity type `spec` would export for the organisation now, counted with
+/// the reader's own filter in the zone `zone` (the row-count preview; a file's counts come from
+/// its own snapshot).
+pub async fn count_rows(
+    db: &Db,
+    organization_id: Uuid,
+    spec: &ValidExport,
+    zone: Tz,
+) -> Result<Vec<(EntityType, u64)>, sqlx::Error> {
+    let mut snapshot = Snapshot::open(db).await?;
+    let mut counts = Vec::new();
+    for &entity in &spec.entity_types {
+        let filter = spec.date_range.and_then(|range| Filter::new(entity, range, zone));
+        counts.push((
+            entity,
+            snapshot.count(organization_id, entity, filter.as_ref()).await?,
+        ));
+    }
+    let _ = snapshot.close().await;
+    Ok(counts)
+}
+
+/// About how big `spec`'s file would be with these row counts.
+pub fn estimated_bytes(spec: &ValidExport, counts: &[(EntityType, u64)]) -> u64 {
+    let tables: Vec<(&[Column], u64)> = counts
+        .iter()
+        .map(|(entity, rows)| (spec.columns(*entity), *rows))
+        .collect();
+    encode::estimated_bytes(spec.export_format, &tables)
+}
+
 /// Produces the file `plan` asks for. Stops with [`JobError::Cancelled`] as soon as `cancel`
 /// fires, even while a read or an upload hangs; on any other error nothing is left in the store.
 pub async fn produce(

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     error::AppError,
-    exports::model::{ExportDetails, ExportPage, ExportRequest, NewExport},
+    exports::model::{ExportDetails, ExportPage, ExportPreview, ExportRequest, NewExport},
 };
 
 /// The organisation's export requests, newest first, one page (1-based) at a time.
@@ -31,7 +31,24 @@ pub async fn export_request_details(id: Uuid) -> Result<ExportDetails, AppError>
     Ok(stored.details(requested_by))
 }
 
-/// Queues a new export after checking it against the catalog. Audited.
+/// What an export would hold if requested now: rows per record type and about how big its file
+/// would be, counted by the engine's own filter. For the New Export dialog, as its choices change.
+#[server(endpoint = "preview_export", input = Json)]
+pub async fn preview_export(request: NewExport) -> Result<ExportPreview, AppError> {
+    use crate::{auth::model::Permission, exports::catalog};
+    let caller = crate::auth::guard::require(Permission::CreateExports).await?;
+    let spec = catalog::spec(&request)?;
+    let row_counts = count(&caller, &spec).await?;
+    Ok(ExportPreview {
+        rows: row_counts.iter().map(|(_, rows)| rows).sum(),
+        estimated_bytes: crate::engine::estimated_bytes(&spec, &row_counts),
+        row_counts,
+        confirm_above: caller.state.config.limits.confirm_rows,
+    })
+}
+
+/// Queues a new export after checking it against the catalog; one of more rows than the
+/// threshold needs `confirmed`. Audited.
 #[server(endpoint = "create_export_request", input = Json)]
 pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, AppError> {
     use crate::{
@@ -42,6 +59,13 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
     let caller = crate::auth::guard::require(Permission::CreateExports).await?;
     let valid = catalog::validate(&request)?;
     let (state, user) = (&caller.state, &caller.user);
+    let rows: u64 = count(&caller, &valid).await?.iter().map(|(_, rows)| rows).sum();
+    if rows > state.config.limits.confirm_rows && !request.confirmed {
+        return Err(AppError::validation(
+            "confirmed",
+            format!("This export would hold about {rows} rows: confirm that all of them are needed."),
+        ));
+    }
     // The limit check, the insert and its audit entry commit together, one request of the
     // organisation at a time on every process: concurrent requests cannot overshoot a limit.
     let mut tx = state.db.begin_serialized(user.organization_id).await?;
@@ -168,6 +192,16 @@ pub async fn sign_download_url(id: Uuid) -> Result<String, AppError> {
     )
     .await?;
     Ok(url)
+}
+
+/// The rows `spec` would export for the caller's organisation now, per entity type.
+#[cfg(feature = "ssr")]
+async fn count(
+    caller: &crate::auth::guard::Authorized,
+    spec: &crate::exports::catalog::ValidExport,
+) -> Result<Vec<(crate::records::EntityType, u64)>, AppError> {
+    let zone = crate::auth::accounts::time_zone(&caller.user.organization_time_zone)?;
+    Ok(crate::engine::count_rows(&caller.state.db, caller.user.organization_id, spec, zone).await?)
 }
 
 /// The caller's organisation's request `id`. Another organisation's id and a missing one get the

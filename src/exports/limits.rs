@@ -35,6 +35,7 @@ mod tests {
         per_user_per_hour: 3,
         per_organization_per_hour: 5,
         active_per_organization: 2,
+        confirm_rows: 100,
     };
 
     fn recent(by_user: i64, by_organization: i64, active: i64) -> RecentRequests {

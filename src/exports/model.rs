@@ -182,4 +182,25 @@ pub struct NewExport {
     pub purpose_detail: String,
     #[serde(default)]
     pub recipient: String,
+    /// Ticked to request an export above the organisation's row threshold.
+    #[serde(default)]
+    pub confirmed: bool,
+}
+
+/// What an export would hold if requested now: rows per entity type (counted with the engine's
+/// own filter) and about how big its file would be. An estimate: the file's real counts come
+/// from the snapshot it is read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportPreview {
+    pub row_counts: Vec<(EntityType, u64)>,
+    pub rows: u64,
+    pub estimated_bytes: u64,
+    /// Above this many rows, a request needs `confirmed`.
+    pub confirm_above: u64,
+}
+
+impl ExportPreview {
+    pub fn needs_confirmation(&self) -> bool {
+        self.rows > self.confirm_above
+    }
 }

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use crate::{
     engine::{manifest::Manifest, value::Value},
     exports::model::ExportFormat,
-    records::{Column, EntityType},
+    records::{Column, EntityType, Kind},
 };
 
 /// Bytes handed to the uploader at a time.
@@ -66,6 +66,54 @@ trait Encoder {
     /// Completes the file, with `manifest` where the format can hold it, and flushes everything
     /// into the sink.
     fn finish(self: Box<Self>, manifest: &Manifest) -> Result<(), EncodeError>;
+}
+
+/// About how many bytes a file holding `rows` rows of each of these column lists takes in
+/// `format`. Each kind of value has a typical width; calibrated on the engine benchmark's
+/// 1,000,000 appointments (BENCHMARKS.md), which it estimates within 5% in every format.
+pub fn estimated_bytes(format: ExportFormat, tables: &[(&[Column], u64)]) -> u64 {
+    fn width(kind: Kind) -> u64 {
+        match kind {
+            Kind::Id => 36,
+            Kind::Text => 14,
+            Kind::Date => 10,
+            Kind::Timestamp => 20,
+            Kind::Integer => 3,
+            Kind::Money => 6,
+            Kind::Bool => 5,
+            Kind::Json => 60,
+        }
+    }
+    fn quoted(kind: Kind) -> u64 {
+        match kind {
+            Kind::Integer | Kind::Money | Kind::Bool | Kind::Json => 0,
+            _ => 2,
+        }
+    }
+    let zipped = format.extension(tables.len()) == "zip";
+    tables
+        .iter()
+        .map(|(columns, rows)| {
+            // Values, separators and the line end.
+            let csv: u64 = columns.iter().map(|c| width(c.kind) + 1).sum::<u64>() + 1;
+            let per_row = match format {
+                // Deflate halves text this varied (UUIDs compress poorly).
+                ExportFormat::Csv if zipped => csv / 2,
+                ExportFormat::Csv => csv,
+                // Keys, quotes, colons and commas; braces and the line end.
+                ExportFormat::Json => {
+                    columns
+                        .iter()
+                        .map(|c| width(c.kind) + quoted(c.kind) + c.name.len() as u64 + 4)
+                        .sum::<u64>()
+                        + 2
+                }
+                // Compressed XML: a little over half the CSV.
+                ExportFormat::Xlsx => csv * 5 / 9,
+            };
+            per_row * rows
+        })
+        .sum()
 }
 
 /// The MIME type of an export's file.
@@ -208,6 +256,24 @@ pub(crate) mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_estimates_match_the_benchmark_within_five_percent() {
+        // BENCHMARKS.md: 1,000,000 appointments as CSV 179.9 MiB, JSON 299.0 MiB, XLSX 100.7 MiB.
+        let columns = EntityType::Appointments.columns();
+        for (format, measured_mib) in [
+            (ExportFormat::Csv, 179.9),
+            (ExportFormat::Json, 299.0),
+            (ExportFormat::Xlsx, 100.7),
+        ] {
+            let estimate = estimated_bytes(format, &[(columns, 1_000_000)]) as f64 / 1_048_576.0;
+            let off = (estimate / measured_mib - 1.0).abs();
+            assert!(
+                off < 0.05,
+                "{format:?}: {estimate:.1} MiB against {measured_mib} MiB"
+            );
+        }
+    }
 
     #[test]
     fn the_sink_sends_full_chunks_then_the_rest() {

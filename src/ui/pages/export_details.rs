@@ -17,6 +17,7 @@ use crate::{
         permission_gate::PermissionGate,
         status_badge::StatusBadge,
     },
+    ui::format::{self, thousands},
 };
 
 #[component]
@@ -86,9 +87,10 @@ fn Details(details: ExportDetails) -> impl IntoView {
             .into_iter()
             .map(|(entity, rows)| view! { <li>{format!("{}: {}", entity.label(), thousands(rows))}</li> })
             .collect_view();
-        let size = request
-            .file_size_bytes
-            .map(|bytes| format!("{} bytes", thousands(bytes.max(0) as u64)));
+        let size = request.file_size_bytes.map(|size| {
+            let size = size.max(0) as u64;
+            format!("{} ({} bytes)", format::bytes(size), thousands(size))
+        });
         view! {
             <dt>"Snapshot taken"</dt>
             <dd>
@@ -135,29 +137,5 @@ fn Details(details: ExportDetails) -> impl IntoView {
             </dd>
             {file}
         </dl>
-    }
-}
-
-/// 1234567 as "1,234,567".
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn thousands_are_separated() {
-        assert_eq!(super::thousands(0), "0");
-        assert_eq!(super::thousands(999), "999");
-        assert_eq!(super::thousands(1_000), "1,000");
-        assert_eq!(super::thousands(1_234_567), "1,234,567");
     }
 }

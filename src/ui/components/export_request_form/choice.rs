@@ -31,6 +31,8 @@ pub(super) struct Choice {
     pub purpose: RwSignal<String>,
     pub purpose_detail: RwSignal<String>,
     pub recipient: RwSignal<String>,
+    /// Ticked for an export above the row threshold.
+    pub confirmed: RwSignal<bool>,
 }
 
 impl Choice {
@@ -46,7 +48,19 @@ impl Choice {
             purpose: RwSignal::new(String::new()),
             purpose_detail: RwSignal::new(String::new()),
             recipient: RwSignal::new(String::new()),
+            confirmed: RwSignal::new(false),
         }
+    }
+
+    /// Subscribes the caller to everything that changes what the export would hold (not the
+    /// purpose, recipient or confirmation).
+    pub fn track_scope(self) {
+        self.export_type.track();
+        self.format.track();
+        self.entity_types.track();
+        self.date_from.track();
+        self.date_to.track();
+        self.unticked.track();
     }
 
     /// The entity types the export would cover now, in catalog order.
@@ -127,6 +141,7 @@ impl Choice {
         self.date_from.set(String::new());
         self.date_to.set(String::new());
         self.unticked.set(BTreeMap::new());
+        self.confirmed.set(false);
     }
 
     /// What `create_export_request` is sent. Entity types picked for another type stay ticked
@@ -162,6 +177,7 @@ impl Choice {
             columns: columns.collect(),
             date_from: self.date_from.get_untracked(),
             date_to: self.date_to.get_untracked(),
+            confirmed: self.confirmed.get_untracked(),
             ..self.disclosure(export_type)
         }
     }

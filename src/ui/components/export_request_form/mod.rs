@@ -8,6 +8,7 @@ mod columns;
 mod dates;
 mod disclosure;
 mod fields;
+mod preview;
 
 use leptos::{html, prelude::*};
 
@@ -17,6 +18,7 @@ use self::{
     dates::DatesField,
     disclosure::DisclosureFields,
     fields::{EntityTypesField, ExportTypeField, FieldError, FormatField},
+    preview::PreviewField,
 };
 use crate::{
     error::AppError, exports::api::CreateExportRequest, ui::components::error_message::ErrorMessage,
@@ -81,6 +83,7 @@ pub fn ExportRequestForm(
                 <ColumnsField choice />
                 <FieldError action field="columns" />
                 <DisclosureFields choice action />
+                <PreviewField choice action />
                 <FormError action />
                 <div class="modal-actions">
                     <button type="button" class="btn btn-secondary" on:click=move |_| close()>
