@@ -4,9 +4,11 @@
 //! - [`app`]: the HTML shell, the router and its routes — what both server and browser render.
 //! - [`ui`]: pages and components (the Data Exports page lives in `ui::pages::exports`).
 //! - [`error`]: the app's one error type, shared by server functions and the client.
-//! - [`auth`]: permissions, the signed-in user, sign-in/out; server side: sessions, passwords,
-//!   throttling and the guard every server function calls.
-//! - [`exports`]: export requests: the model, the catalog, the server functions (and their queries).
+//! - [`api`]: the server functions (exports, signing in and out), each behind the guard.
+//! - [`auth`]: permissions, the signed-in user; server side: sessions, passwords, throttling,
+//!   sign-in and the guard every server function calls.
+//! - [`exports`]: export requests: the model, the catalog, the scope, and (server side) their
+//!   queries, queue and files.
 //! - [`routes`]: the app's paths, named once.
 //! - [`records`]: the organisation's records and the PHI/PII class of every column.
 //! - `db` (server): SQLite or Postgres pool and migrations.
@@ -25,6 +27,7 @@
 // default query depth of 128.
 #![recursion_limit = "256"]
 
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod error;

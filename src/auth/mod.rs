@@ -1,5 +1,5 @@
-//! Who the user is and what they may do: permissions and the signed-in user ([`model`]), and
-//! signing in and out ([`api`]).
+//! Who the user is and what they may do: permissions and the signed-in user ([`model`]). The
+//! server functions of signing in and out are `api::auth`.
 //!
 //! Server-only parts: [`guard`] (the one check every server function makes), [`sign_in`]
 //! (credentials, throttling and session rotation), [`request`] (what a request says about its
@@ -7,7 +7,6 @@
 //! [`session`] (database-backed sessions and their cookie), [`throttle`] (failed sign-ins) and
 //! [`housekeeping`] (removing both once stale).
 
-pub mod api;
 pub mod model;
 
 #[cfg(feature = "ssr")]

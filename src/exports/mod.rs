@@ -1,8 +1,7 @@
-//! Export requests: the shared model, the catalog of what can be exported, and the server
-//! functions that list, create, delete and sign downloads. The worker that produces the files
-//! consumes the same rows.
+//! Export requests: the shared model, the catalog of what can be exported and the scope of an
+//! export; on the server, their queries, the queue, and the notes of files and uploads. The
+//! server functions over them are `api::exports`; the worker consumes the same rows.
 
-pub mod api;
 pub mod catalog;
 #[cfg(feature = "ssr")]
 pub mod deletions;

@@ -4,10 +4,8 @@
 use leptos::prelude::*;
 
 use crate::{
-    auth::{
-        api::{Logout, current_user},
-        model::CurrentUser,
-    },
+    api::auth::{Logout, current_user},
+    auth::model::CurrentUser,
     error::AppError,
 };
 

@@ -7,9 +7,10 @@ use leptos_router::hooks::use_params_map;
 use uuid::Uuid;
 
 use crate::{
+    api::exports::export_request_details,
     auth::model::Permission,
     error::AppError,
-    exports::{api::export_request_details, model::ExportDetails},
+    exports::model::ExportDetails,
     routes,
     ui::components::{
         error_message::{ErrorMessage, ErrorPlace},

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::{
-    auth::api::Login,
+    api::auth::Login,
     ui::{components::error_message::ErrorMessage, session::use_session},
 };
 

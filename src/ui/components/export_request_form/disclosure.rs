@@ -3,9 +3,9 @@
 use leptos::prelude::*;
 
 use super::{choice::Choice, fields::FieldError};
-use crate::exports::{
-    api::CreateExportRequest,
-    scope::{MAX_TEXT_CHARS, Purpose},
+use crate::{
+    api::exports::CreateExportRequest,
+    exports::scope::{MAX_TEXT_CHARS, Purpose},
 };
 
 #[component]

@@ -4,9 +4,9 @@ use leptos::prelude::*;
 
 use super::choice::Choice;
 use crate::{
+    api::exports::CreateExportRequest,
     error::AppError,
     exports::{
-        api::CreateExportRequest,
         catalog::Entities,
         model::{ExportFormat, ExportType},
     },

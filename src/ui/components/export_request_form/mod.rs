@@ -21,7 +21,7 @@ use self::{
     preview::PreviewField,
 };
 use crate::{
-    error::AppError, exports::api::CreateExportRequest, ui::components::error_message::ErrorMessage,
+    api::exports::CreateExportRequest, error::AppError, ui::components::error_message::ErrorMessage,
 };
 
 #[component]

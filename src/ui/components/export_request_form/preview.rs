@@ -8,10 +8,8 @@ use leptos::prelude::*;
 
 use super::{choice::Choice, fields::FieldError};
 use crate::{
-    exports::{
-        api::{CreateExportRequest, preview_export},
-        model::ExportPreview,
-    },
+    api::exports::{CreateExportRequest, preview_export},
+    exports::model::ExportPreview,
     ui::format,
 };
 

@@ -5,8 +5,9 @@ use uuid::Uuid;
 
 use super::download::{confirm, download};
 use crate::{
+    api::exports::DeleteExportRequest,
     auth::model::Permission,
-    exports::{api::DeleteExportRequest, model::ExportStatus},
+    exports::model::ExportStatus,
     ui::components::{
         error_message::{ErrorMessage, ErrorPlace},
         icons::{DownloadIcon, TrashIcon},

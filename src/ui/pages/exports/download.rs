@@ -30,7 +30,7 @@ mod browser {
     use leptos::{prelude::*, web_sys::Window};
     use uuid::Uuid;
 
-    use crate::exports::api::sign_download_url;
+    use crate::api::exports::sign_download_url;
 
     /// Opens a tab on the click itself (so no popup blocker intervenes), then points it at a
     /// freshly signed URL; closes it again if signing fails.

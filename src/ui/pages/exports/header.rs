@@ -4,8 +4,8 @@ use leptos::{html, prelude::*};
 
 use super::{ExportsResource, ReloadButton};
 use crate::{
+    api::exports::CreateExportRequest,
     auth::model::Permission,
-    exports::api::CreateExportRequest,
     ui::components::{
         export_request_form::ExportRequestForm,
         icons::{PlusIcon, RefreshIcon},

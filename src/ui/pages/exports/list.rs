@@ -4,7 +4,8 @@ use leptos::prelude::*;
 
 use super::{ExportsResource, ReloadButton, pager::Pager, table::ExportsTable};
 use crate::{
-    exports::{api::DeleteExportRequest, model::ExportPage},
+    api::exports::DeleteExportRequest,
+    exports::model::ExportPage,
     ui::components::error_message::{ErrorMessage, ErrorPlace},
 };
 

@@ -14,12 +14,10 @@ use leptos_router::hooks::use_query_map;
 
 use self::{header::PageHeader, list::ExportsList};
 use crate::{
+    api::exports::{CreateExportRequest, DeleteExportRequest, list_export_requests},
     auth::model::Permission,
     error::AppError,
-    exports::{
-        api::{CreateExportRequest, DeleteExportRequest, list_export_requests},
-        model::ExportPage,
-    },
+    exports::model::ExportPage,
     ui::components::permission_gate::PermissionGate,
 };
 

@@ -5,7 +5,8 @@ use leptos::prelude::*;
 
 use super::actions::RowActions;
 use crate::{
-    exports::{api::DeleteExportRequest, model::ExportRequest},
+    api::exports::DeleteExportRequest,
+    exports::model::ExportRequest,
     routes,
     ui::components::{local_time::LocalTime, status_badge::StatusBadge},
 };

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::row::{COLUMNS, ExportRow};
-use crate::exports::{api::DeleteExportRequest, model::ExportRequest};
+use crate::{api::exports::DeleteExportRequest, exports::model::ExportRequest};
 
 #[component]
 pub(super) fn ExportsTable(
