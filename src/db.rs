@@ -176,6 +176,19 @@ impl Db {
         })
     }
 
+    /// Begins a read-only transaction in which every statement sees the database as of its first
+    /// read (Postgres: REPEATABLE READ, READ ONLY; SQLite: one read transaction over the
+    /// write-ahead log), so several queries answer about one moment.
+    pub async fn begin_snapshot(&self) -> Result<Tx, sqlx::Error> {
+        let mut tx = self.begin().await?;
+        if let Tx::Postgres(tx) = &mut tx {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     /// Begins a transaction that runs alone among those begun with the same `key`, on every
     /// process: check-then-write sequences inside it cannot interleave. Postgres takes a
     /// transaction-scoped advisory lock on the key; SQLite takes the database's write lock at

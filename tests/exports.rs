@@ -25,6 +25,7 @@ on_both_databases!(
     signed_out_callers_get_401,
     creation_is_limited_per_user_per_organisation_and_by_active_exports,
     concurrent_requests_never_overshoot_a_limit,
+    a_listed_page_agrees_with_itself_while_a_request_changes_status,
 );
 
 fn selected_csv() -> Value {
@@ -581,4 +582,63 @@ async fn concurrent_requests_never_overshoot_a_limit(backend: Backend) {
         .count();
     assert_eq!((created, refused), (5, 7), "{statuses:?}");
     assert_eq!(count(&*app, "SELECT COUNT(*) FROM pf_export_requests").await, 5);
+}
+
+/// The page's "something is active" (which shows Refresh) and its rows come from one snapshot: a
+/// request finishing between the two reads once left a processing row with no Refresh button,
+/// and no way to see it complete short of reloading.
+async fn a_listed_page_agrees_with_itself_while_a_request_changes_status(backend: Backend) {
+    use data_exports::{
+        exports::{model::ExportStatus, repo},
+        with_db,
+    };
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
+    let app = TestApp::seeded(backend).await;
+    let id = common::enqueue_one(&app).await;
+    let organization = request_state(&app, id).await.organization_id;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let (db, stop) = (app.state.db.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut flips = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                let status = if flips % 2 == 0 { "processing" } else { "completed" };
+                with_db!(&db, pool => {
+                    sqlx::query("UPDATE pf_export_requests SET status = $1 WHERE id = $2")
+                        .bind(status)
+                        .bind(id)
+                        .execute(pool)
+                        .await
+                        .map(drop)
+                        .unwrap()
+                });
+                flips += 1;
+            }
+            flips
+        })
+    };
+    let mut disagreements = 0;
+    for _ in 0..1_500 {
+        let page = repo::list(&app.state.db, organization, 1).await.unwrap();
+        let row_active = page
+            .items
+            .iter()
+            .any(|item| matches!(item.status, ExportStatus::Pending | ExportStatus::Processing));
+        if row_active != page.has_active {
+            disagreements += 1;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let flips = flipper.await.unwrap();
+    assert!(
+        flips > 100,
+        "the status changed only {flips} times: the test proved nothing"
+    );
+    assert_eq!(
+        disagreements, 0,
+        "pages whose rows and Refresh disagreed, in 1,500 ({flips} flips)"
+    );
 }

@@ -186,13 +186,9 @@ impl EntityReader {
 impl Snapshot {
     /// Opens a snapshot; everything read through it sees the database as of its first read.
     pub async fn open(db: &Db) -> Result<Snapshot, sqlx::Error> {
-        let mut tx = db.begin().await?;
-        if let Tx::Postgres(tx) = &mut tx {
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(Snapshot { tx })
+        Ok(Snapshot {
+            tx: db.begin_snapshot().await?,
+        })
     }
 
     /// How many rows of `entity` the organisation has that `filter` lets through.

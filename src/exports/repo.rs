@@ -146,11 +146,14 @@ pub async fn recent_requests(
     })
 }
 
-/// One page of the organisation's requests, newest first.
+/// One page of the organisation's requests, newest first. The rows and the counts come from one
+/// snapshot: a request finishing in between would otherwise show a processing row on a page that
+/// says nothing is active (and so offers no Refresh).
 pub async fn list(db: &Db, organization_id: Uuid, page: u32) -> Result<ExportPage, sqlx::Error> {
     let page = page.max(1);
     let offset = i64::from(page - 1) * i64::from(PAGE_SIZE);
-    let rows: Vec<StoredRequest> = with_db!(db, pool => {
+    let mut tx = db.begin_snapshot().await?;
+    let rows: Vec<StoredRequest> = with_tx!(&mut tx, conn => {
         sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM pf_export_requests WHERE organization_id = $1 \
              ORDER BY requested_at DESC, id DESC LIMIT $2 OFFSET $3"
@@ -158,20 +161,21 @@ pub async fn list(db: &Db, organization_id: Uuid, page: u32) -> Result<ExportPag
         .bind(organization_id)
         .bind(i64::from(PAGE_SIZE))
         .bind(offset)
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await
     })?;
     // Two index-only questions rather than one pass over the organisation's whole history.
-    let (total, active): (i64, i64) = with_db!(db, pool => {
+    let (total, active): (i64, i64) = with_tx!(&mut tx, conn => {
         sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM pf_export_requests WHERE organization_id = $1), \
                     (SELECT COUNT(*) FROM pf_export_requests \
                      WHERE organization_id = $1 AND status IN ('pending', 'processing'))",
         )
         .bind(organization_id)
-        .fetch_one(pool)
+        .fetch_one(conn)
         .await
     })?;
+    tx.rollback().await?;
     Ok(ExportPage {
         items: rows.into_iter().map(|stored| stored.request).collect(),
         page,
