@@ -605,7 +605,11 @@ async fn a_listed_page_agrees_with_itself_while_a_request_changes_status(backend
         tokio::spawn(async move {
             let mut flips = 0u32;
             while !stop.load(Ordering::Relaxed) {
-                let status = if flips.is_multiple_of(2) { "processing" } else { "completed" };
+                let status = if flips.is_multiple_of(2) {
+                    "processing"
+                } else {
+                    "completed"
+                };
                 with_db!(&db, pool => {
                     sqlx::query("UPDATE pf_export_requests SET status = $1 WHERE id = $2")
                         .bind(status)
