@@ -26,6 +26,7 @@ on_both_databases!(
     creation_is_limited_per_user_per_organisation_and_by_active_exports,
     concurrent_requests_never_overshoot_a_limit,
     a_listed_page_agrees_with_itself_while_a_request_changes_status,
+    downloads_are_counted_in_the_list_and_the_details,
 );
 
 fn selected_csv() -> Value {
@@ -645,4 +646,38 @@ async fn a_listed_page_agrees_with_itself_while_a_request_changes_status(backend
         disagreements, 0,
         "pages whose rows and Refresh disagreed, in 1,500 ({flips} flips)"
     );
+}
+
+/// Every signed link counts, per request, from the audit log; the details name the last signer.
+async fn downloads_are_counted_in_the_list_and_the_details(backend: Backend) {
+    let app = TestApp::seeded(backend).await;
+    let cookie = app.login("admin@acme.test").await;
+    let finance = app.login("finance@acme.test").await;
+    let downloaded = id_of(&create(&app, &cookie).await);
+    let untouched = id_of(&create(&app, &cookie).await);
+    for id in [downloaded, untouched] {
+        complete_export(&app, id, b"id\n1\n").await;
+    }
+    common::download(&app, &cookie, downloaded).await;
+    common::download(&app, &finance, downloaded).await;
+    let listed = list_export_requests(&app, &cookie, 1).await.json();
+    let count_of = |id: Uuid| {
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["id"] == id.to_string())
+            .unwrap()["downloads"]
+            .clone()
+    };
+    assert_eq!((count_of(downloaded), count_of(untouched)), (json!(2), json!(0)));
+    let details = common::export_request_details(&app, &cookie, downloaded)
+        .await
+        .json();
+    assert_eq!(details["request"]["downloads"], 2);
+    assert_eq!(details["last_download"][1], "Acme Finance <finance@acme.test>");
+    let untouched = common::export_request_details(&app, &cookie, untouched)
+        .await
+        .json();
+    assert_eq!(untouched["last_download"], Value::Null);
 }

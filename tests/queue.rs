@@ -8,7 +8,10 @@ mod common;
 
 use std::{collections::HashSet, time::Duration};
 
-use common::{Backend, RequestStatus, TestApp, enqueue, enqueue_one, lease_and_run_at, request_state};
+use common::{
+    Backend, RequestStatus, TestApp, enqueue, enqueue_in, enqueue_one, lease_and_run_at, organization_id,
+    request_state,
+};
 use data_exports::{
     exports::queue::{self, Claim, Completion},
     retry::RetryPolicy,
@@ -20,6 +23,7 @@ on_both_databases!(
     a_poison_job_fails_at_max_attempts,
     a_released_job_is_pending_again_fenced_and_costs_no_attempt,
     a_silent_attempt_is_taken_over_only_after_its_lease_and_back_off,
+    a_busy_organisation_cannot_hold_back_another,
 );
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -208,4 +212,37 @@ async fn a_silent_attempt_is_taken_over_only_after_its_lease_and_back_off(backen
     let (lease_end, takeover) = lease_and_run_at(&app, id).await;
     let lease_end = lease_end.unwrap();
     assert!((takeover - lease_end).to_std().unwrap() >= policy.bounds(2).0);
+}
+
+/// Acme queues 50, then Globex 1. With slots to spare Globex's starts second, before Acme's
+/// second; with one slot the organisations take turns.
+async fn a_busy_organisation_cannot_hold_back_another(backend: Backend) {
+    let (app, policy) = at_once(backend).await;
+    let db = &app.state.db;
+    let acme = enqueue(&app, 50).await;
+    let globex = enqueue_in(&app, "globex-clinic", "admin@globex.test", 2).await;
+    let globex_org = organization_id(&app, "globex-clinic").await;
+    let mut claimed = Vec::new();
+    for _ in 0..3 {
+        claimed.push(queue::claim(db, "w", LEASE, &policy).await.unwrap().unwrap());
+    }
+    let order: Vec<bool> = claimed.iter().map(|c| c.organization_id == globex_org).collect();
+    assert_eq!(order, [false, true, false], "Globex's request must start second");
+    assert_eq!(
+        (claimed[0].id(), claimed[1].id(), claimed[2].id()),
+        (acme[0], globex[0], acme[1])
+    );
+
+    // One slot: each claim completes before the next; the organisations alternate while both
+    // have work, the oldest request first within each.
+    for claim in &claimed {
+        assert!(queue::complete(db, claim, &done(claim)).await.unwrap());
+    }
+    let mut turns = Vec::new();
+    for _ in 0..4 {
+        let claim = queue::claim(db, "w", LEASE, &policy).await.unwrap().unwrap();
+        turns.push(claim.id());
+        assert!(queue::complete(db, &claim, &done(&claim)).await.unwrap());
+    }
+    assert_eq!(turns, [globex[1], acme[2], acme[3], acme[4]]);
 }

@@ -59,6 +59,10 @@ test("staff see every status but can neither create nor delete", async ({ page }
   await expect(rows(page)).toHaveCount(4);
   // A request scoped to dates shows them beside its record types.
   await expect(page.locator('tr[data-status="completed"] .date-range')).toHaveText("1 Oct 2026 – 31 Oct 2026");
+  // Completed rows say how often their file was fetched (the Download test may have run first).
+  await expect(page.locator('tr[data-status="completed"] .downloads')).toHaveText(
+    /^(Not downloaded yet|Downloaded once|Downloaded \d+ times)$/,
+  );
   await expect(page.getByRole("button", { name: "New Export" })).toHaveCount(0);
   await expect(page.getByRole("button", { name: "Delete export" })).toHaveCount(0);
   // Newest first; formats in capitals; one badge per status.
@@ -87,6 +91,7 @@ test("a request's details say what, why, for whom, by whom, and the file's diges
   await expect(details).toContainText("Globex Admin <admin@globex.test>");
   await expect(details).toContainText("Clients: 2");
   await expect(details.locator("code.digest")).toHaveText(/^[0-9a-f]{64}$/);
+  await expect(details).toContainText(/Not downloaded yet|Downloaded (once|\d+ times), the last by /);
   if (hydrated(info)) await screenshot(page, "08-details");
   await page.getByRole("link", { name: "← Data Exports" }).click();
   await expect(rows(page)).toHaveCount(4);

@@ -23,12 +23,20 @@ pub async fn list_export_requests(page: u32) -> Result<ExportPage, AppError> {
 pub async fn export_request_details(id: Uuid) -> Result<ExportDetails, AppError> {
     use crate::{auth::model::Permission, exports::repo};
     let caller = crate::auth::guard::require(Permission::ViewExports).await?;
-    let stored = find_own(&caller, id, "view").await?;
-    let requested_by = match stored.requested_by {
-        Some(user) => repo::user_label(&caller.state.db, user).await?,
+    let db = &caller.state.db;
+    let mut stored = find_own(&caller, id, "view").await?;
+    let label = async |user: Option<Uuid>| match user {
+        Some(user) => repo::user_label(db, user).await,
+        None => Ok(None),
+    };
+    let requested_by = label(stored.requested_by).await?;
+    let (count, last) = repo::downloads(db, caller.user.organization_id, id).await?;
+    stored.request.downloads = count;
+    let last_download = match last {
+        Some((at, actor)) => Some((at, label(actor).await?)),
         None => None,
     };
-    Ok(stored.details(requested_by))
+    Ok(stored.details(requested_by, last_download))
 }
 
 /// What an export would hold if requested now: rows per record type and about how big its file

@@ -118,6 +118,10 @@ pub struct ExportRequest {
     pub error: Option<String>,
     pub requested_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// Download links signed for it, from the audit log (counted where the request is shown:
+    /// the list and the details; 0 elsewhere).
+    #[serde(default)]
+    pub downloads: u32,
 }
 
 /// Everything known about one request: its details view.
@@ -138,6 +142,8 @@ pub struct ExportDetails {
     pub snapshot_at: Option<DateTime<Utc>>,
     pub row_counts: Vec<(EntityType, u64)>,
     pub sha256: Option<String>,
+    /// The last download link signed: when, and by whom ("Name <email>"; `None` once removed).
+    pub last_download: Option<(DateTime<Utc>, Option<String>)>,
 }
 
 /// One page of the organisation's export requests, newest first.

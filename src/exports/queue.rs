@@ -39,6 +39,16 @@ pub struct Completion {
 const RUNNABLE: &str = "(status = 'pending' AND run_at <= $3) \
                         OR (status = 'processing' AND lease_expires_at < $3 AND run_at <= $3 \
                             AND attempt < max_attempts)";
+/// Which runnable request goes first: one of the organisation with the fewest exports being
+/// produced now; among equals, the organisation whose last export started longest ago (never
+/// first), so that even one worker slot takes turns; then the oldest request. An organisation
+/// that queued hundreds cannot hold back another's one for more than a slot.
+const FAIR_ORDER: &str = "(SELECT COUNT(*) FROM pf_export_requests busy \
+                            WHERE busy.organization_id = r.organization_id AND busy.status = 'processing' \
+                            AND busy.lease_expires_at >= $3), \
+                          (SELECT MAX(last.started_at) FROM pf_export_requests last \
+                            WHERE last.organization_id = r.organization_id) NULLS FIRST, \
+                          r.run_at, r.requested_at, r.id";
 const CLAIMED: &str = "status = 'processing', attempt = attempt + 1, locked_by = $1, lease_expires_at = $2, \
                        started_at = $3, progress = 0, error = NULL";
 
@@ -50,7 +60,8 @@ fn after(at: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
     at + TimeDelta::from_std(wait).unwrap_or(TimeDelta::minutes(5))
 }
 
-/// Claims the oldest runnable request for `worker`, or `None` when there is nothing to do. The
+/// Claims the next runnable request for `worker` in the fair order ([`FAIR_ORDER`]), or `None`
+/// when there is nothing to do. The
 /// claim's attempt may be taken over once its lease has run out plus `retry`'s back-off.
 pub async fn claim(
     db: &Db,
@@ -77,8 +88,8 @@ async fn claim_next(db: &Db, worker: &str, lease: Duration) -> Result<Option<Cla
         Db::Sqlite(pool) => {
             sqlx::query_as(&format!(
                 "UPDATE pf_export_requests SET {CLAIMED} WHERE id = (\
-                   SELECT id FROM pf_export_requests WHERE {RUNNABLE} \
-                   ORDER BY run_at, requested_at, id LIMIT 1) \
+                   SELECT r.id FROM pf_export_requests r WHERE {RUNNABLE} \
+                   ORDER BY {FAIR_ORDER} LIMIT 1) \
                  RETURNING {COLUMNS}"
             ))
             .bind(worker)
@@ -91,8 +102,8 @@ async fn claim_next(db: &Db, worker: &str, lease: Duration) -> Result<Option<Cla
         Db::Postgres(pool) => {
             sqlx::query_as(&format!(
                 "WITH next AS (\
-                   SELECT id FROM pf_export_requests WHERE {RUNNABLE} \
-                   ORDER BY run_at, requested_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                   SELECT r.id FROM pf_export_requests r WHERE {RUNNABLE} \
+                   ORDER BY {FAIR_ORDER} LIMIT 1 FOR UPDATE OF r SKIP LOCKED) \
                  UPDATE pf_export_requests SET {CLAIMED} FROM next WHERE pf_export_requests.id = next.id \
                  RETURNING {}",
                 COLUMNS

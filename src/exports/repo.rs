@@ -96,6 +96,7 @@ pub async fn insert_in(
         error: None,
         requested_at: at,
         completed_at: None,
+        downloads: 0,
     })
 }
 
@@ -175,14 +176,78 @@ pub async fn list(db: &Db, organization_id: Uuid, page: u32) -> Result<ExportPag
         .fetch_one(conn)
         .await
     })?;
+    let mut items: Vec<ExportRequest> = rows.into_iter().map(|stored| stored.request).collect();
+    let ids: Vec<Uuid> = items.iter().map(|item| item.id).collect();
+    let downloads = download_counts(&mut tx, organization_id, &ids).await?;
+    for item in &mut items {
+        item.downloads = downloads.get(&item.id).copied().unwrap_or(0);
+    }
     tx.rollback().await?;
     Ok(ExportPage {
-        items: rows.into_iter().map(|stored| stored.request).collect(),
+        items,
         page,
         page_size: PAGE_SIZE,
         total: total as u64,
         has_active: active > 0,
     })
+}
+
+/// How many download links were signed for each of `ids` (the organisation's requests), from the
+/// audit log.
+async fn download_counts(
+    tx: &mut Tx,
+    organization_id: Uuid,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, u32>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let placeholders: Vec<String> = (0..ids.len()).map(|n| format!("${}", n + 2)).collect();
+    let sql = format!(
+        "SELECT target_id, COUNT(*) FROM pf_audit_logs \
+         WHERE organization_id = $1 AND event = 'export_downloaded' AND target_id IN ({}) \
+         GROUP BY target_id",
+        placeholders.join(", ")
+    );
+    let counted: Vec<(String, i64)> = with_tx!(tx, conn => {
+        let mut query = sqlx::query_as(&sql).bind(organization_id);
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        query.fetch_all(conn).await
+    })?;
+    Ok(counted
+        .into_iter()
+        .filter_map(|(id, count)| Some((id.parse().ok()?, count.clamp(0, i64::from(u32::MAX)) as u32)))
+        .collect())
+}
+
+/// How many download links were signed for the organisation's request `id`, and the last one:
+/// when, and by whom (a user id; `None` if it was not a user).
+pub async fn downloads(
+    db: &Db,
+    organization_id: Uuid,
+    id: Uuid,
+) -> Result<(u32, Option<(DateTime<Utc>, Option<Uuid>)>), sqlx::Error> {
+    let mut tx = db.begin_snapshot().await?;
+    let count = download_counts(&mut tx, organization_id, &[id])
+        .await?
+        .get(&id)
+        .copied()
+        .unwrap_or(0);
+    let last: Option<(DateTime<Utc>, Option<Uuid>)> = with_tx!(&mut tx, conn => {
+        sqlx::query_as(
+            "SELECT occurred_at, actor_id FROM pf_audit_logs \
+             WHERE organization_id = $1 AND event = 'export_downloaded' AND target_id = $2 \
+             ORDER BY occurred_at DESC, id DESC LIMIT 1",
+        )
+        .bind(organization_id)
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await
+    })?;
+    tx.rollback().await?;
+    Ok((count, last))
 }
 
 /// The organisation's request `id`; `None` for a missing id or another organisation's

@@ -131,6 +131,7 @@ impl TryFrom<Row> for StoredRequest {
                 error: row.error,
                 requested_at: row.requested_at,
                 completed_at: row.completed_at,
+                downloads: 0,
             },
             spec,
             time_zone,
@@ -164,8 +165,12 @@ impl StoredRequest {
         self.request.id
     }
 
-    /// Its details view; `requested_by` names the requester.
-    pub fn details(self, requested_by: Option<String>) -> ExportDetails {
+    /// Its details view; `requested_by` names the requester, `last_download` the last signing.
+    pub fn details(
+        self,
+        requested_by: Option<String>,
+        last_download: Option<(DateTime<Utc>, Option<String>)>,
+    ) -> ExportDetails {
         let disclosure = self.spec.disclosure.as_ref();
         ExportDetails {
             time_zone: self.time_zone.name().to_owned(),
@@ -182,6 +187,7 @@ impl StoredRequest {
             snapshot_at: self.snapshot_at,
             row_counts: self.row_counts.into_iter().collect(),
             sha256: self.sha256,
+            last_download,
             request: self.request,
         }
     }

@@ -1,4 +1,4 @@
-//! Numbers as people read them: thousands separated, byte counts in KB, MB, GB.
+//! Numbers as people read them: thousands separated, byte counts in KB, MB, GB, download counts.
 
 /// 1234567 as "1,234,567".
 pub fn thousands(n: u64) -> String {
@@ -11,6 +11,16 @@ pub fn thousands(n: u64) -> String {
         out.push(digit);
     }
     out
+}
+
+/// How many download links a file had signed: "Not downloaded yet", "Downloaded once", "Downloaded
+/// 3 times".
+pub fn downloads(n: u32) -> String {
+    match n {
+        0 => "Not downloaded yet".to_owned(),
+        1 => "Downloaded once".to_owned(),
+        n => format!("Downloaded {} times", thousands(u64::from(n))),
+    }
 }
 
 /// A byte count to one decimal in the largest unit under which it is at least 1 (decimal units).
@@ -38,6 +48,13 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1_000), "1,000");
         assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn downloads_read_as_a_sentence() {
+        assert_eq!(downloads(0), "Not downloaded yet");
+        assert_eq!(downloads(1), "Downloaded once");
+        assert_eq!(downloads(1_200), "Downloaded 1,200 times");
     }
 
     #[test]

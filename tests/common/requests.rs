@@ -72,8 +72,13 @@ pub fn id_of(response: &TestResponse) -> Uuid {
 /// `n` requests of the demo's Acme admin for a CSV of clients, queued straight through
 /// `repo::insert_in` (no limits) with the app's attempt budget.
 pub async fn enqueue(app: &TestApp, n: usize) -> Vec<Uuid> {
-    let organization = organization_id(app, ACME).await;
-    let user = user_id(app, "admin@acme.test").await;
+    enqueue_in(app, ACME, "admin@acme.test", n).await
+}
+
+/// As [`enqueue`], for organisation `slug` by its member `email`.
+pub async fn enqueue_in(app: &TestApp, slug: &str, email: &str, n: usize) -> Vec<Uuid> {
+    let organization = organization_id(app, slug).await;
+    let user = user_id(app, email).await;
     let export = catalog::validate(&NewExport {
         export_type: "selected_records".into(),
         export_format: "csv".into(),

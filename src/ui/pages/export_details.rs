@@ -109,6 +109,16 @@ fn Details(details: ExportDetails) -> impl IntoView {
             </dd>
         }
     });
+    let downloads = format::downloads(request.downloads);
+    let last_download = details.last_download.map(|(at, by)| {
+        let by = by.unwrap_or_else(|| "a user since removed".to_owned());
+        view! {
+            ", the last by "
+            {by}
+            ", "
+            <LocalTime at />
+        }
+    });
     view! {
         <h1>{request.export_type.label()}</h1>
         <dl class="details">
@@ -137,6 +147,8 @@ fn Details(details: ExportDetails) -> impl IntoView {
                 <LocalTime at=request.requested_at />
             </dd>
             {file}
+            <dt>"Downloads"</dt>
+            <dd>{downloads}{last_download}</dd>
         </dl>
     }
 }

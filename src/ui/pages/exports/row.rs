@@ -6,9 +6,10 @@ use leptos::prelude::*;
 use super::actions::RowActions;
 use crate::{
     api::exports::DeleteExportRequest,
-    exports::model::ExportRequest,
+    exports::model::{ExportRequest, ExportStatus},
     routes,
     ui::components::{local_time::LocalTime, status_badge::StatusBadge},
+    ui::format,
 };
 
 /// The columns, in order; each cell repeats its column's name for phone widths, where the table
@@ -34,6 +35,8 @@ pub(super) fn ExportRow(request: ExportRequest, delete: ServerAction<DeleteExpor
             </td>
             <td data-label=status>
                 <StatusBadge status=request.status progress=request.progress error=request.error />
+                {(request.status == ExportStatus::Completed)
+                    .then(|| view! { <span class="downloads">{format::downloads(request.downloads)}</span> })}
             </td>
             <td data-label=requested>
                 <LocalTime at=request.requested_at />
