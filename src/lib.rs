@@ -10,6 +10,7 @@
 //! - [`exports`]: export requests: the model, the catalog, the scope, and (server side) their
 //!   queries, queue and files.
 //! - [`routes`]: the app's paths, named once.
+//! - [`format`]: numbers as people read them (thousands, bytes, download counts).
 //! - [`records`]: the organisation's records and the PHI/PII class of every column.
 //! - `db` (server): SQLite or Postgres pool and migrations.
 //! - `audit` (server): the append-only audit log.
@@ -32,6 +33,7 @@ pub mod app;
 pub mod auth;
 pub mod error;
 pub mod exports;
+pub mod format;
 pub mod records;
 pub mod routes;
 pub mod ui;

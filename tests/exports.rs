@@ -27,6 +27,7 @@ on_both_databases!(
     concurrent_requests_never_overshoot_a_limit,
     a_listed_page_agrees_with_itself_while_a_request_changes_status,
     downloads_are_counted_in_the_list_and_the_details,
+    an_organisation_over_its_storage_quota_is_refused_and_others_are_not,
 );
 
 fn selected_csv() -> Value {
@@ -680,4 +681,32 @@ async fn downloads_are_counted_in_the_list_and_the_details(backend: Backend) {
         .await
         .json();
     assert_eq!(untouched["last_download"], Value::Null);
+}
+
+/// Completed files count against their organisation's quota; past it, requests are refused with
+/// a sentence saying how to free space; deleting a file gives the space back at once.
+async fn an_organisation_over_its_storage_quota_is_refused_and_others_are_not(backend: Backend) {
+    let app = TestApp::seeded_with(backend, &[("EXPORT_STORAGE_QUOTA_BYTES", "10")], 30).await;
+    let acme = app.login("admin@acme.test").await;
+    let globex = app.login("admin@globex.test").await;
+    let first = id_of(&create(&app, &acme).await);
+    complete_export(&app, first, b"id\n1\n2\n34\n").await; // 10 bytes: the whole quota
+    let before = count(&app, "SELECT COUNT(*) FROM pf_export_requests").await;
+    let refused = create(&app, &acme).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text());
+    let message = refused.json()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("10 bytes of its 10 bytes quota"), "{message}");
+    assert!(message.contains("Delete exports you no longer need"), "{message}");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM pf_export_requests").await,
+        before
+    );
+    // Another organisation's space is its own.
+    assert_eq!(create(&app, &globex).await.status, StatusCode::OK);
+    // Deleting the file frees the space at once.
+    assert_eq!(
+        delete_export_request(&app, &acme, first).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(create(&app, &acme).await.status, StatusCode::OK);
 }

@@ -16,6 +16,9 @@ pub struct ExportLimits {
     /// Exports of more rows than this are requested only with a ticked confirmation.
     /// `[app] export-confirm-rows` (default 100,000).
     pub confirm_rows: u64,
+    /// The most bytes an organisation's completed files may take before new requests are
+    /// refused. `[app] export-storage-quota-bytes` (default 10 GiB).
+    pub storage_quota_bytes: u64,
 }
 
 impl ExportLimits {
@@ -25,6 +28,7 @@ impl ExportLimits {
             per_organization_per_hour: source.or("export-limit-per-organization-per-hour", 200)?,
             active_per_organization: source.or("export-max-active-per-organization", 20)?,
             confirm_rows: source.or("export-confirm-rows", 100_000)?,
+            storage_quota_bytes: source.or("export-storage-quota-bytes", 10 * 1024 * 1024 * 1024)?,
         })
     }
 }

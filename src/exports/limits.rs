@@ -1,7 +1,8 @@
 //! The limits on requesting exports: per user and per organisation per hour, and how many may be
-//! waiting or running at once. Refusals are 429s whose message says which limit and what to do.
+//! waiting or running at once (429s), and how much space an organisation's files may take (409).
+//! Each refusal's message says which limit and what to do.
 
-use crate::{config::ExportLimits, error::AppError, exports::repo::RecentRequests};
+use crate::{config::ExportLimits, error::AppError, exports::repo::RecentRequests, format};
 
 /// Refuses a new request that would go past a limit.
 pub fn check(limits: &ExportLimits, recent: &RecentRequests) -> Result<(), AppError> {
@@ -24,6 +25,16 @@ pub fn check(limits: &ExportLimits, recent: &RecentRequests) -> Result<(), AppEr
             limits.active_per_organization
         ));
     }
+    let quota = limits.storage_quota_bytes;
+    if recent.stored_bytes.max(0) as u64 >= quota {
+        return Err(AppError::Conflict {
+            message: format!(
+                "Your organisation's export files take {} of its {} quota. Delete exports you no longer need, then request again.",
+                format::bytes(recent.stored_bytes.max(0) as u64),
+                format::bytes(quota)
+            ),
+        });
+    }
     Ok(())
 }
 
@@ -36,6 +47,7 @@ mod tests {
         per_organization_per_hour: 5,
         active_per_organization: 2,
         confirm_rows: 100,
+        storage_quota_bytes: 1_000,
     };
 
     fn recent(by_user: i64, by_organization: i64, active: i64) -> RecentRequests {
@@ -43,6 +55,7 @@ mod tests {
             by_user,
             by_organization,
             active,
+            stored_bytes: 0,
         }
     }
 
@@ -59,5 +72,21 @@ mod tests {
         assert!(message(check(&LIMITS, &recent(3, 3, 0))).starts_with("You have requested 3"));
         assert!(message(check(&LIMITS, &recent(0, 5, 0))).starts_with("Your organisation has requested 5"));
         assert!(message(check(&LIMITS, &recent(0, 0, 2))).contains("already has 2 exports waiting"));
+    }
+
+    #[test]
+    fn an_organisation_at_its_storage_quota_is_refused_with_how_to_free_space() {
+        let stored = |bytes| RecentRequests {
+            stored_bytes: bytes,
+            ..recent(0, 0, 0)
+        };
+        assert!(check(&LIMITS, &stored(999)).is_ok());
+        match check(&LIMITS, &stored(1_000)) {
+            Err(AppError::Conflict { message }) => {
+                assert!(message.contains("1.0 KB of its 1.0 KB quota"), "{message}");
+                assert!(message.contains("Delete exports you no longer need"), "{message}");
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        }
     }
 }

@@ -110,6 +110,8 @@ pub struct RecentRequests {
     pub by_organization: i64,
     /// The organisation's requests pending or processing now.
     pub active: i64,
+    /// The bytes its completed files take now.
+    pub stored_bytes: i64,
 }
 
 /// Counts inside `tx` (begin it with [`Db::begin_serialized`] on the organisation, so that the
@@ -131,10 +133,12 @@ pub async fn recent_requests(
         .fetch_one(conn)
         .await
     })?;
-    let active: i64 = with_tx!(tx, conn => {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pf_export_requests \
-             WHERE organization_id = $1 AND status IN ('pending', 'processing')",
+    let (active, stored_bytes): (i64, i64) = with_tx!(tx, conn => {
+        sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM pf_export_requests \
+                     WHERE organization_id = $1 AND status IN ('pending', 'processing')), \
+                    (SELECT CAST(COALESCE(SUM(file_size_bytes), 0) AS BIGINT) FROM pf_export_requests \
+                     WHERE organization_id = $1 AND status = 'completed')",
         )
         .bind(organization_id)
         .fetch_one(conn)
@@ -144,6 +148,7 @@ pub async fn recent_requests(
         by_user,
         by_organization,
         active,
+        stored_bytes,
     })
 }
 

@@ -1,7 +1,6 @@
 //! Everything the user sees: the page layout, the pages and their components.
 
 pub mod components;
-pub mod format;
 pub mod layout;
 pub mod pages;
 pub mod session;

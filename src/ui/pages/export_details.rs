@@ -11,6 +11,7 @@ use crate::{
     auth::model::Permission,
     error::AppError,
     exports::model::ExportDetails,
+    format::{self, thousands},
     routes,
     ui::components::{
         error_message::{ErrorMessage, ErrorPlace},
@@ -18,7 +19,6 @@ use crate::{
         permission_gate::PermissionGate,
         status_badge::StatusBadge,
     },
-    ui::format::{self, thousands},
 };
 
 #[component]

@@ -10,7 +10,7 @@ use super::{choice::Choice, fields::FieldError};
 use crate::{
     api::exports::{CreateExportRequest, preview_export},
     exports::model::ExportPreview,
-    ui::format,
+    format,
 };
 
 /// How long the choices must stay still before the server is asked.

@@ -7,9 +7,8 @@ use super::actions::RowActions;
 use crate::{
     api::exports::DeleteExportRequest,
     exports::model::{ExportRequest, ExportStatus},
-    routes,
+    format, routes,
     ui::components::{local_time::LocalTime, status_badge::StatusBadge},
-    ui::format,
 };
 
 /// The columns, in order; each cell repeats its column's name for phone widths, where the table
