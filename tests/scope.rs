@@ -67,6 +67,25 @@ fn with(row: &Row, changes: &[(&str, Value)]) -> Row {
     row
 }
 
+/// One copy of `template` per `(value, _)` of `values`, with `column` set to it and a new id
+/// starting with `prefix`.
+fn copies(
+    template: &Row,
+    prefix: char,
+    column: &str,
+    values: &[(&str, bool)],
+    typed: impl Fn(&str) -> Value,
+) -> Vec<Row> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(n, (value, _))| {
+            let id = format!("{prefix}0000000-0000-4000-8000-{n:012}");
+            with(template, &[("id", Value::Text(id)), (column, typed(value))])
+        })
+        .collect()
+}
+
 fn rows_of(entity: EntityType) -> Vec<Row> {
     fixture().into_iter().find(|(e, _)| *e == entity).unwrap().1
 }
@@ -113,19 +132,9 @@ async fn a_date_range_across_the_autumn_clock_change_holds_exactly_its_local_day
         ("2026-11-02T04:59:59Z", true),  // 1 Nov 23:59:59 EST
         ("2026-11-02T05:00:00Z", false), // 2 Nov 00:00 EST
     ];
-    let added: Vec<Row> = edges
-        .iter()
-        .enumerate()
-        .map(|(n, (at, _))| {
-            with(
-                &appointment,
-                &[
-                    ("id", Value::Text(format!("a0000000-0000-4000-8000-{n:012}"))),
-                    ("starts_at", Value::Timestamp(at.parse().unwrap())),
-                ],
-            )
-        })
-        .collect();
+    let added = copies(&appointment, 'a', "starts_at", &edges, |at| {
+        Value::Timestamp(at.parse().unwrap())
+    });
     insert(&app, organization_id, EntityType::Appointments, &added).await;
     let encounter = rows_of(EntityType::Encounters)[0].clone();
     let days = [
@@ -134,19 +143,9 @@ async fn a_date_range_across_the_autumn_clock_change_holds_exactly_its_local_day
         ("2026-11-01", true),
         ("2026-11-02", false),
     ];
-    let added_encounters: Vec<Row> = days
-        .iter()
-        .enumerate()
-        .map(|(n, (day, _))| {
-            with(
-                &encounter,
-                &[
-                    ("id", Value::Text(format!("e0000000-0000-4000-8000-{n:012}"))),
-                    ("service_date", Value::Date(day.parse().unwrap())),
-                ],
-            )
-        })
-        .collect();
+    let added_encounters = copies(&encounter, 'e', "service_date", &days, |day| {
+        Value::Date(day.parse().unwrap())
+    });
     insert(&app, organization_id, EntityType::Encounters, &added_encounters).await;
 
     let request = selected(

@@ -163,9 +163,7 @@ impl Plan {
 
     /// Which of `entity`'s rows are exported: `None` for all of them.
     pub fn filter(&self, entity: EntityType) -> Option<Filter> {
-        self.spec
-            .date_range
-            .and_then(|range| Filter::new(entity, range, self.time_zone))
+        Filter::of(&self.spec, entity, self.time_zone)
     }
 
     /// Where this attempt writes.
@@ -227,7 +225,7 @@ pub async fn count_rows(
     let mut snapshot = Snapshot::open(db).await?;
     let mut counts = Vec::new();
     for &entity in &spec.entity_types {
-        let filter = spec.date_range.and_then(|range| Filter::new(entity, range, zone));
+        let filter = Filter::of(spec, entity, zone);
         counts.push((
             entity,
             snapshot.count(organization_id, entity, filter.as_ref()).await?,

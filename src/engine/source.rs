@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::{
     db::{Db, Tx, with_tx},
     engine::value::Value,
-    exports::scope::DateRange,
+    exports::{catalog::ValidExport, scope::DateRange},
     records::{Column, EntityType, Kind},
 };
 
@@ -45,6 +45,11 @@ impl Filter {
             column: column.name,
             bounds,
         })
+    }
+
+    /// Which of `entity`'s rows `spec` exports: `None` for all of them.
+    pub fn of(spec: &ValidExport, entity: EntityType, zone: Tz) -> Option<Filter> {
+        spec.date_range.and_then(|range| Filter::new(entity, range, zone))
     }
 
     pub fn bounds(&self) -> Bounds {

@@ -24,7 +24,6 @@ pub(super) fn DatesField(choice: Choice) -> impl IntoView {
             _ => choice.preset.set(None),
         }
     };
-    let (first, last) = (FIRST_DATE.to_string(), LAST_DATE.to_string());
     view! {
         <fieldset class="choices dates">
             <legend>"Dates"</legend>
@@ -44,33 +43,34 @@ pub(super) fn DatesField(choice: Choice) -> impl IntoView {
                 </select>
             </div>
             <div class="date-pair">
-                <div class="field">
-                    <label for="export-from">"From"</label>
-                    <input
-                        type="date"
-                        id="export-from"
-                        name="date_from"
-                        min=first.clone()
-                        max=last.clone()
-                        prop:value=move || choice.date_from.get()
-                        on:input=move |event| choice.type_date(choice.date_from, event_target_value(&event))
-                    />
-                </div>
-                <div class="field">
-                    <label for="export-to">"To"</label>
-                    <input
-                        type="date"
-                        id="export-to"
-                        name="date_to"
-                        min=first
-                        max=last
-                        prop:value=move || choice.date_to.get()
-                        on:input=move |event| choice.type_date(choice.date_to, event_target_value(&event))
-                    />
-                </div>
+                <DateInput choice field=choice.date_from id="export-from" label="From" />
+                <DateInput choice field=choice.date_to id="export-to" label="To" />
             </div>
             <UndatedNote choice />
         </fieldset>
+    }
+}
+
+/// One of From and To: typing in it leaves the preset.
+#[component]
+fn DateInput(
+    choice: Choice,
+    field: RwSignal<String>,
+    id: &'static str,
+    label: &'static str,
+) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <input
+                type="date"
+                id=id
+                min=FIRST_DATE.to_string()
+                max=LAST_DATE.to_string()
+                prop:value=move || field.get()
+                on:input=move |event| choice.type_date(field, event_target_value(&event))
+            />
+        </div>
     }
 }
 
