@@ -12,7 +12,11 @@ use crate::{
     ui::{
         layout::AppLayout,
         pages::{
-            export_details::ExportDetailsPage, exports::ExportsPage, login::LoginPage, not_found::NotFound,
+            export_confirm::{ConfirmCancelPage, ConfirmDeletePage},
+            export_details::ExportDetailsPage,
+            exports::ExportsPage,
+            login::LoginPage,
+            not_found::NotFound,
         },
         session::SessionProvider,
     },
@@ -46,7 +50,9 @@ fn content_security_policy() {
         leptos::nonce::use_nonce(),
         use_context::<leptos_axum::ResponseOptions>(),
     ) {
-        let policy = page_policy(&nonce);
+        // A download form's answer redirects to the store (S3): forms may go there too.
+        let store = use_context::<crate::state::AppState>().and_then(|state| state.storage.download_origin());
+        let policy = page_policy(&nonce, store.as_deref());
         if let Ok(value) = http::HeaderValue::from_str(&policy) {
             response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
         }
@@ -54,13 +60,15 @@ fn content_security_policy() {
 }
 
 /// The Content-Security-Policy of a page: its own scripts (the hydration script carries the
-/// request's nonce), WebAssembly compilation, and nothing from anywhere else.
+/// request's nonce), WebAssembly compilation, and nothing from anywhere else; forms post to the
+/// app, whose download route may redirect to `store`.
 #[cfg(feature = "ssr")]
-pub fn page_policy(nonce: &str) -> String {
+pub fn page_policy(nonce: &str, store: Option<&str>) -> String {
+    let store = store.map(|origin| format!(" {origin}")).unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
          img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
-         form-action 'self'; frame-ancestors 'none'"
+         form-action 'self'{store}; frame-ancestors 'none'"
     )
 }
 
@@ -85,6 +93,8 @@ pub fn App() -> impl IntoView {
                     <Route path=routes::LOGIN_ROUTE view=LoginPage ssr=SsrMode::Async />
                     <Route path=routes::EXPORTS_ROUTE view=ExportsPage ssr=SsrMode::Async />
                     <Route path=routes::EXPORT_DETAILS_ROUTE view=ExportDetailsPage ssr=SsrMode::Async />
+                    <Route path=routes::EXPORT_DELETE_ROUTE view=ConfirmDeletePage ssr=SsrMode::Async />
+                    <Route path=routes::EXPORT_CANCEL_ROUTE view=ConfirmCancelPage ssr=SsrMode::Async />
                 </Routes>
             </AppLayout>
             </SessionProvider>

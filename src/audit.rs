@@ -25,6 +25,9 @@ pub enum AuditEvent {
     ExportRequestFailed,
     ExportDownloaded,
     ExportRequestDeleted,
+    ExportRequestCancelled,
+    ExportRequestExpired,
+    ExportRetentionChanged,
 }
 
 impl AuditEvent {
@@ -40,6 +43,9 @@ impl AuditEvent {
             AuditEvent::ExportRequestFailed => "export_request_failed",
             AuditEvent::ExportDownloaded => "export_downloaded",
             AuditEvent::ExportRequestDeleted => "export_request_deleted",
+            AuditEvent::ExportRequestCancelled => "export_request_cancelled",
+            AuditEvent::ExportRequestExpired => "export_request_expired",
+            AuditEvent::ExportRetentionChanged => "export_retention_changed",
         }
     }
 }

@@ -86,6 +86,15 @@ enum OrgCommand {
         #[arg(long)]
         time_zone: String,
     },
+    /// Set how long the organisation keeps completed export files (1 to 720 hours); files it has
+    /// now are re-dated from their completion.
+    SetRetention {
+        /// The organisation (name or slug).
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        hours: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -242,6 +251,17 @@ async fn org(state: &AppState, command: OrgCommand) -> CliResult {
                 .ok_or_else(|| format!("no organisation {org}"))?;
             let zone = accounts::set_time_zone(&state.db, organization_id, &time_zone).await?;
             println!("{org}'s dates are in {}", zone.name());
+        }
+        OrgCommand::SetRetention { org, hours } => {
+            let organization_id = accounts::find_organization(&state.db, &org)
+                .await?
+                .ok_or_else(|| format!("no organisation {org}"))?;
+            let hours = crate::exports::lifecycle::valid_hours(hours)?;
+            crate::exports::lifecycle::set_retention(&state.db, organization_id, hours, None).await?;
+            println!(
+                "{org} keeps completed export files for {}",
+                crate::format::duration(std::time::Duration::from_secs(u64::from(hours) * 3600))
+            );
         }
     }
     Ok(())

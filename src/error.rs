@@ -38,6 +38,9 @@ pub enum AppError {
     /// The request is valid but the thing is not in a state that allows it.
     #[error("{message}")]
     Conflict { message: String },
+    /// It existed, and is gone for good (an export's file that expired).
+    #[error("{message}")]
+    Gone { message: String },
     /// Too many attempts or requests; try again later.
     #[error("{message}")]
     RateLimited { message: String },
@@ -58,6 +61,7 @@ impl AppError {
             AppError::NotFound => 404,
             AppError::Validation { .. } | AppError::BadRequest { .. } => 400,
             AppError::Conflict { .. } => 409,
+            AppError::Gone { .. } => 410,
             AppError::RateLimited { .. } => 429,
             AppError::Unreachable => 503,
             AppError::Internal => 500,

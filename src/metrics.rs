@@ -7,7 +7,10 @@ use std::{
     sync::atomic::{AtomicU64, Ordering},
 };
 
-use crate::db::{Db, with_db};
+use crate::{
+    db::{Db, with_db},
+    exports::model::ExportStatus,
+};
 
 /// Upper bounds (seconds) of the export-duration histogram's buckets.
 const DURATION_BUCKETS: [f64; 9] = [0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
@@ -17,6 +20,8 @@ pub struct Metrics {
     completed: AtomicU64,
     failed: AtomicU64,
     retried: AtomicU64,
+    cancelled: AtomicU64,
+    expired: AtomicU64,
     rows: AtomicU64,
     bytes: AtomicU64,
     /// Exports per bucket (the first whose bound their duration fits), then the +Inf bucket;
@@ -30,6 +35,8 @@ pub static METRICS: Metrics = Metrics {
     completed: AtomicU64::new(0),
     failed: AtomicU64::new(0),
     retried: AtomicU64::new(0),
+    cancelled: AtomicU64::new(0),
+    expired: AtomicU64::new(0),
     rows: AtomicU64::new(0),
     bytes: AtomicU64::new(0),
     duration_buckets: [const { AtomicU64::new(0) }; DURATION_BUCKETS.len() + 1],
@@ -61,6 +68,16 @@ impl Metrics {
         self.retried.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A request this process's worker stopped because someone cancelled it.
+    pub fn cancelled(&self) {
+        self.cancelled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A completed file this process's sweep expired.
+    pub fn expired(&self) {
+        self.expired.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The Prometheus text exposition: this process's counters and the queue's depth.
     pub async fn render(&self, db: &Db) -> Result<String, sqlx::Error> {
         let depth: Vec<(String, i64)> = with_db!(db, pool => {
@@ -77,7 +94,7 @@ impl Metrics {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         out.push_str("# HELP exports_queue_depth Export requests by status, all organisations.\n");
         out.push_str("# TYPE exports_queue_depth gauge\n");
-        for status in ["pending", "processing", "completed", "failed"] {
+        for status in ExportStatus::ALL.map(ExportStatus::key) {
             let count = depth.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
             let _ = writeln!(out, "exports_queue_depth{{status=\"{status}\"}} {count}");
         }
@@ -101,6 +118,16 @@ impl Metrics {
                 "exports_retried_total",
                 "Attempts that failed for a passing reason and were queued again.",
                 &self.retried,
+            ),
+            (
+                "exports_cancelled_total",
+                "Exports this process's worker stopped because they were cancelled.",
+                &self.cancelled,
+            ),
+            (
+                "exports_expired_total",
+                "Completed files this process's sweep expired (and deleted).",
+                &self.expired,
             ),
             (
                 "exports_rows_total",

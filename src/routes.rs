@@ -22,6 +22,46 @@ pub const EXPORT_DETAILS_ROUTE: (StaticSegment<&str>, StaticSegment<&str>, Param
     ParamSegment("id"),
 );
 
+/// Where the Download form posts (it answers 303 to a freshly signed link):
+/// `/settings/exports/{id}/download`.
+pub fn export_download_action(id: Uuid) -> String {
+    format!("{EXPORTS_PAGE}/{id}/download")
+}
+
+/// The page that confirms deleting an export without JavaScript: `/settings/exports/{id}/delete`.
+pub fn export_delete_page(id: Uuid) -> String {
+    format!("{EXPORTS_PAGE}/{id}/delete")
+}
+
+/// The page that confirms cancelling an export without JavaScript: `/settings/exports/{id}/cancel`.
+pub fn export_cancel_page(id: Uuid) -> String {
+    format!("{EXPORTS_PAGE}/{id}/cancel")
+}
+
+/// [`export_delete_page`] and [`export_cancel_page`] as the router matches them.
+pub const EXPORT_DELETE_ROUTE: (
+    StaticSegment<&str>,
+    StaticSegment<&str>,
+    ParamSegment,
+    StaticSegment<&str>,
+) = (
+    StaticSegment("settings"),
+    StaticSegment("exports"),
+    ParamSegment("id"),
+    StaticSegment("delete"),
+);
+pub const EXPORT_CANCEL_ROUTE: (
+    StaticSegment<&str>,
+    StaticSegment<&str>,
+    ParamSegment,
+    StaticSegment<&str>,
+) = (
+    StaticSegment("settings"),
+    StaticSegment("exports"),
+    ParamSegment("id"),
+    StaticSegment("cancel"),
+);
+
 /// The sign-in page.
 pub const LOGIN_PAGE: &str = "/login";
 
@@ -60,6 +100,21 @@ mod tests {
         assert!(matched.remaining().is_empty());
         assert_eq!(matched.params()[0].1, Uuid::nil().to_string());
         assert!(EXPORT_DETAILS_ROUTE.test(EXPORTS_PAGE).is_none());
+    }
+
+    #[test]
+    fn the_confirmation_routes_match_their_links_and_nothing_else() {
+        let id = Uuid::nil();
+        for (route, link) in [
+            (EXPORT_DELETE_ROUTE, export_delete_page(id)),
+            (EXPORT_CANCEL_ROUTE, export_cancel_page(id)),
+        ] {
+            let matched = route.test(&link).expect("matches");
+            assert!(matched.remaining().is_empty());
+            assert_eq!(matched.params()[0].1, id.to_string());
+            assert!(route.test(&export_details_page(id)).is_none());
+        }
+        assert!(EXPORT_DELETE_ROUTE.test(&export_cancel_page(id)).is_none());
     }
 
     #[test]

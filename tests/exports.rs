@@ -628,7 +628,9 @@ async fn a_listed_page_agrees_with_itself_while_a_request_changes_status(backend
     };
     let mut disagreements = 0;
     for _ in 0..1_500 {
-        let page = repo::list(&app.state.db, organization, 1).await.unwrap();
+        let page = repo::list(&app.state.db, organization, 1, app.state.config.worker.retention)
+            .await
+            .unwrap();
         let row_active = page
             .items
             .iter()

@@ -6,15 +6,19 @@ use uuid::Uuid;
 
 use crate::{
     error::AppError,
-    exports::model::{ExportDetails, ExportPage, ExportPreview, ExportRequest, NewExport},
+    exports::model::{
+        Cancelled, ExportDetails, ExportPage, ExportPreview, ExportRequest, NewExport, Retention, RunAgain,
+    },
 };
 
-/// The organisation's export requests, newest first, one page (1-based) at a time.
+/// The organisation's export requests, newest first, one page (1-based) at a time, with how long
+/// its files are kept.
 #[server(endpoint = "list_export_requests")]
 pub async fn list_export_requests(page: u32) -> Result<ExportPage, AppError> {
     use crate::{auth::model::Permission, exports::repo};
     let caller = crate::auth::guard::require(Permission::ViewExports).await?;
-    Ok(repo::list(&caller.state.db, caller.user.organization_id, page).await?)
+    let retention = caller.state.config.worker.retention;
+    Ok(repo::list(&caller.state.db, caller.user.organization_id, page, retention).await?)
 }
 
 /// Everything known about one of the organisation's requests: what it exports, why and for
@@ -59,14 +63,10 @@ pub async fn preview_export(request: NewExport) -> Result<ExportPreview, AppErro
 /// threshold needs `confirmed`. Audited.
 #[server(endpoint = "create_export_request", input = Json)]
 pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, AppError> {
-    use crate::{
-        audit::{self, AuditEntry, AuditEvent},
-        auth::model::Permission,
-        exports::{catalog, limits, queue, repo},
-    };
+    use crate::{auth::model::Permission, exports::catalog};
     let caller = crate::auth::guard::require(Permission::CreateExports).await?;
     let valid = catalog::validate(&request)?;
-    let (state, user) = (&caller.state, &caller.user);
+    let state = &caller.state;
     let rows: u64 = count(&caller, &valid).await?.iter().map(|(_, rows)| rows).sum();
     if rows > state.config.limits.confirm_rows && !request.confirmed {
         return Err(AppError::validation(
@@ -74,14 +74,91 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
             format!("This export would hold about {rows} rows: confirm that all of them are needed."),
         ));
     }
-    // The limit check, the insert and its audit entry commit together, one request of the
-    // organisation at a time on every process: concurrent requests cannot overshoot a limit.
+    queue_request(&caller, &valid, None).await
+}
+
+/// Runs a failed, cancelled or expired request again: a new request with the same type, format,
+/// record types, columns, dates (read in the original's time zone), purpose and recipient, under
+/// the same limits, audited as a creation with `rerun_of`. If an identical request is already
+/// pending or processing, nothing is queued and that one is named instead.
+#[server(endpoint = "run_export_again")]
+pub async fn run_export_again(id: Uuid) -> Result<RunAgain, AppError> {
+    use crate::{auth::model::Permission, exports::repo};
+    let caller = crate::auth::guard::require(Permission::CreateExports).await?;
+    let original = find_own(&caller, id, "run_again").await?;
+    if !original.request.status.can_run_again() {
+        return Err(AppError::Conflict {
+            message: "Only a failed, cancelled or expired export can be run again.".into(),
+        });
+    }
+    let mut tx = caller
+        .state
+        .db
+        .begin_serialized(caller.user.organization_id)
+        .await?;
+    let identical = repo::active(&mut tx, caller.user.organization_id)
+        .await?
+        .into_iter()
+        .find(|active| active.spec == original.spec && active.time_zone == original.time_zone);
+    tx.rollback().await?;
+    let outcome = match identical {
+        Some(queued) => RunAgain::AlreadyQueued(queued.id()),
+        None => {
+            let rerun = repo::RerunOf {
+                id,
+                time_zone: original.time_zone.name(),
+            };
+            RunAgain::Queued(queue_request(&caller, &original.spec, Some(rerun)).await?.id)
+        }
+    };
+    let already = if matches!(outcome, RunAgain::AlreadyQueued(_)) {
+        "&already=1"
+    } else {
+        ""
+    };
+    super::redirect_plain_form(&format!(
+        "{}?highlight={}{already}",
+        crate::routes::EXPORTS_PAGE,
+        outcome.id()
+    ));
+    Ok(outcome)
+}
+
+/// Checks the limits and queues `valid` for the caller, with its audit entry, then wakes the
+/// workers. The limit check, the insert and its audit entry commit together, one request of the
+/// organisation at a time on every process: concurrent requests cannot overshoot a limit.
+#[cfg(feature = "ssr")]
+async fn queue_request(
+    caller: &crate::auth::guard::Authorized,
+    valid: &crate::exports::catalog::ValidExport,
+    rerun_of: Option<crate::exports::repo::RerunOf<'_>>,
+) -> Result<ExportRequest, AppError> {
+    use crate::{
+        audit::{self, AuditEntry, AuditEvent},
+        exports::{lifecycle, limits, queue, repo},
+    };
+    let (state, user) = (&caller.state, &caller.user);
     let mut tx = state.db.begin_serialized(user.organization_id).await?;
     let since = crate::db::now() - chrono::TimeDelta::hours(1);
     let recent = repo::recent_requests(&mut tx, user.organization_id, user.user_id, since).await?;
-    limits::check(&state.config.limits, &recent)?;
+    let retention =
+        lifecycle::retention(&state.db, user.organization_id, state.config.worker.retention).await?;
+    limits::check(
+        &state.config.limits,
+        &recent,
+        std::time::Duration::from_secs(retention.secs),
+    )?;
     let max_attempts = state.config.worker.retry.max_attempts;
-    let created = repo::insert_in(&mut tx, user.organization_id, user.user_id, &valid, max_attempts).await?;
+    let created = repo::insert_in(
+        &mut tx,
+        user.organization_id,
+        user.user_id,
+        valid,
+        max_attempts,
+        rerun_of,
+    )
+    .await?;
+    let time_zone = rerun_of.map_or(user.organization_time_zone.as_str(), |rerun| rerun.time_zone);
     audit::record_in(
         &mut tx,
         AuditEntry::new(AuditEvent::ExportRequestCreated)
@@ -91,7 +168,8 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
                 "export_type": valid.export_type.key(),
                 "export_format": valid.export_format.key(),
                 "entity_types": valid.entity_types.iter().map(|e| e.key()).collect::<Vec<_>>(),
-                "scope": valid.scope_payload(&user.organization_time_zone),
+                "scope": valid.scope_payload(time_zone),
+                "rerun_of": rerun_of.map(|rerun| rerun.id),
             })),
     )
     .await?;
@@ -101,6 +179,76 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
         tracing::warn!(error = %crate::error::LogSafe(&error), "could not notify workers; they will find the request by polling");
     }
     Ok(created)
+}
+
+/// Cancels a pending request at once, or asks the worker producing one to stop (it does within
+/// seconds and leaves no file). For whoever requested it and for holders of the delete
+/// permission. Asking twice is harmless; a cancel that arrives after the export finished says so.
+#[server(endpoint = "cancel_export_request")]
+pub async fn cancel_export_request(id: Uuid) -> Result<Cancelled, AppError> {
+    use crate::{
+        audit::{self, AuditEntry, AuditEvent},
+        auth::model::Permission,
+        exports::{
+            lifecycle::{self, NotCancelled},
+            model::ExportStatus,
+        },
+    };
+    let caller = crate::auth::guard::require(Permission::ViewExports).await?;
+    let (state, user) = (&caller.state, &caller.user);
+    let found = find_own(&caller, id, "cancel").await?;
+    if found.requested_by != Some(user.user_id) && !user.has(Permission::DeleteExports) {
+        audit::record(
+            &state.db,
+            AuditEntry::new(AuditEvent::AccessDenied)
+                .by(user)
+                .target("export_request", id)
+                .payload(serde_json::json!({ "action": "cancel", "reason": "forbidden" })),
+        )
+        .await?;
+        return Err(AppError::Forbidden {
+            permission: Permission::DeleteExports.key().to_owned(),
+        });
+    }
+    let cancelled = match lifecycle::cancel(&state.db, user, id).await? {
+        Ok(cancelled) => cancelled,
+        Err(NotCancelled::Missing) => return Err(AppError::NotFound),
+        Err(NotCancelled::Finished(ExportStatus::Completed)) => {
+            return Err(AppError::Conflict {
+                message:
+                    "This export had already finished: its file is ready. Delete it if it is not needed."
+                        .into(),
+            });
+        }
+        Err(NotCancelled::Finished(status)) => {
+            return Err(AppError::Conflict {
+                message: format!(
+                    "This export had already ended ({}).",
+                    status.label().to_lowercase()
+                ),
+            });
+        }
+    };
+    super::redirect_plain_form(crate::routes::EXPORTS_PAGE);
+    Ok(cancelled)
+}
+
+/// Sets how long the organisation keeps completed files (`hours`: 1 to 720), re-dating the files
+/// it has now. Audited.
+#[server(endpoint = "set_export_retention")]
+pub async fn set_export_retention(hours: String) -> Result<Retention, AppError> {
+    use crate::{auth::model::Permission, exports::lifecycle};
+    let caller = crate::auth::guard::require(Permission::ManageExportSettings).await?;
+    let (state, user) = (&caller.state, &caller.user);
+    let hours = hours
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| AppError::validation("hours", "Enter a whole number of hours."))
+        .and_then(|hours| {
+            lifecycle::valid_hours(hours).map_err(|message| AppError::validation("hours", message))
+        })?;
+    lifecycle::set_retention(&state.db, user.organization_id, hours, Some(user.user_id)).await?;
+    Ok(lifecycle::retention(&state.db, user.organization_id, state.config.worker.retention).await?)
 }
 
 /// Deletes a request from the history and its stored files. Never touches the organisation's
@@ -142,6 +290,7 @@ pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
     )
     .await?;
     tx.commit().await?;
+    super::redirect_plain_form(crate::routes::EXPORTS_PAGE);
     match deletions::sweep(&state.db, &state.storage, &state.config.worker.retry, Some(id)).await {
         Ok(swept) if swept.deferred > 0 => {
             tracing::warn!(export_request_id = %id, "the store did not answer; the sweep will delete the files")
@@ -155,18 +304,40 @@ pub async fn delete_export_request(id: Uuid) -> Result<(), AppError> {
 }
 
 /// A fresh download URL for a completed export, valid for the configured time (one hour by
-/// default). Every call signs anew and is audited.
+/// default). Every call signs anew and is audited; an expired file answers 410.
 #[server(endpoint = "sign_download_url")]
 pub async fn sign_download_url(id: Uuid) -> Result<String, AppError> {
+    let caller = crate::auth::guard::require(crate::auth::model::Permission::ViewExports).await?;
+    sign_download(&caller, id).await
+}
+
+/// Signs a download link of the caller's organisation's export `id` and audits it: the server
+/// function above and the form route that works without JavaScript (`server::downloads`).
+#[cfg(feature = "ssr")]
+pub async fn sign_download(caller: &crate::auth::guard::Authorized, id: Uuid) -> Result<String, AppError> {
     use crate::{
         audit::{self, AuditEntry, AuditEvent},
-        auth::model::Permission,
         exports::model::ExportStatus,
         storage::ObjectKey,
     };
-    let caller = crate::auth::guard::require(Permission::ViewExports).await?;
     let (state, user) = (&caller.state, &caller.user);
-    let stored = find_own(&caller, id, "sign").await?;
+    let stored = find_own(caller, id, "sign").await?;
+    let expired = stored.request.status == ExportStatus::Expired
+        || (stored.request.status == ExportStatus::Completed
+            && stored.request.expires_at.is_some_and(|at| at <= crate::db::now()));
+    if expired {
+        let zone = crate::auth::accounts::time_zone(&user.organization_time_zone)?;
+        let on = stored
+            .request
+            .expires_at
+            .map(|at| format!(" on {}", at.with_timezone(&zone).format("%-d %b %Y at %H:%M")))
+            .unwrap_or_default();
+        return Err(AppError::Gone {
+            message: format!(
+                "This export's file expired{on} and was deleted. Run the export again to make a new one."
+            ),
+        });
+    }
     if stored.request.status != ExportStatus::Completed {
         return Err(AppError::Conflict {
             message: "This export is not ready to download yet.".into(),

@@ -4,3 +4,24 @@
 
 pub mod auth;
 pub mod exports;
+
+/// After a server function called by a plain HTML form (JavaScript off: the browser asked for a
+/// page, not data), sends the browser to `path` with a 303 instead of back to the form's page.
+/// Calls from the app's own client are left alone: they handle the result in place.
+#[cfg(feature = "ssr")]
+pub fn redirect_plain_form(path: &str) {
+    use leptos::prelude::use_context;
+    let plain_form = use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+    });
+    if plain_form {
+        leptos_axum::redirect(path);
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::SEE_OTHER);
+        }
+    }
+}

@@ -9,6 +9,8 @@ pub enum Permission {
     ViewExports,
     CreateExports,
     DeleteExports,
+    /// Change how long the organisation keeps completed export files.
+    ManageExportSettings,
 }
 
 impl Permission {
@@ -17,6 +19,7 @@ impl Permission {
             Permission::ViewExports => "pf.export_requests.view",
             Permission::CreateExports => "pf.export_requests.create",
             Permission::DeleteExports => "pf.export_requests.delete",
+            Permission::ManageExportSettings => "pf.export_settings.manage",
         }
     }
 }

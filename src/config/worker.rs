@@ -33,6 +33,10 @@ pub struct WorkerSettings {
     /// in all. `[app] worker-retry-backoff-secs` (comma-separated; the last repeats),
     /// `[app] worker-max-attempts`.
     pub retry: RetryPolicy,
+    /// How long completed files are kept, for organisations that have not chosen their own
+    /// (1 hour to 30 days, set on the page or with `data-exports org set-retention`).
+    /// `[app] export-retention-secs` (default 7 days; as short as a second, for tests and demos).
+    pub retention: Duration,
 }
 
 impl WorkerSettings {
@@ -46,6 +50,7 @@ impl WorkerSettings {
             batch_rows: source.within("export-batch-rows", 2000, 1..=50_000)?,
             csv_bom: source.or("export-csv-bom", true)?,
             retry: retry_policy(source)?,
+            retention: source.secs("export-retention-secs", 7 * 24 * 3600)?,
         })
     }
 }

@@ -45,6 +45,8 @@ pub enum CancelReason {
     LeaseLost,
     /// This process is shutting down and the grace period is over: hand the request back.
     Shutdown,
+    /// Someone cancelled the request: record `cancelled` and leave no file.
+    Cancelled,
 }
 
 /// Stops a running job, saying why (the first reason given wins).

@@ -1,5 +1,6 @@
 //! The export worker: claims requests from the queue, keeps their leases alive while the engine
-//! produces their files, and records each outcome (completed or failed, audited). It runs inside
+//! produces their files, and records each outcome (completed, failed or cancelled; audited). Beside
+//! the queue it sweeps: files due to expire, and objects noted for deletion. It runs inside
 //! `serve` or alone as `data-exports worker`; on SIGTERM it stops claiming, lets running exports
 //! finish within the grace period and hands back the rest.
 
@@ -18,8 +19,8 @@ use crate::{
     engine::{self, Cancel, CancelReason, JobError, Plan, Produced, Progress, Settings, encode},
     error::LogSafe,
     exports::{
-        deletions,
-        queue::{self, Claim, Completion},
+        deletions, lifecycle,
+        queue::{self, Claim, Completion, Watch},
         repo, stored,
     },
     metrics::METRICS,
@@ -40,6 +41,8 @@ pub enum Outcome {
     Retrying,
     /// Handed back untouched (shutdown).
     Released,
+    /// Someone cancelled it; its files are deleted.
+    Cancelled,
     /// Another worker holds it now; nothing was recorded.
     LeaseLost,
 }
@@ -195,6 +198,9 @@ impl Worker {
         match result {
             Ok(produced) => {
                 let execution_time_ms = started.elapsed().as_millis() as i64;
+                let expires_at =
+                    lifecycle::expiry_from_now(db, claim.organization_id, self.ctx.settings.retention)
+                        .await?;
                 let completion = Completion {
                     storage_key: produced.key.as_str().to_owned(),
                     file_name: self.download_name(claim).await?,
@@ -204,13 +210,18 @@ impl Worker {
                     sha256: produced.sha256.clone(),
                     row_counts: produced.row_counts.clone(),
                     snapshot_at: produced.snapshot_at,
+                    expires_at,
                 };
                 let mut tx = db.begin().await?;
                 if !queue::complete(&mut tx, claim, &completion).await? {
                     tx.rollback().await?;
-                    // Replaced while finishing: this attempt's file is nobody's.
-                    self.discard(claim, &[produced.key]).await;
-                    return Ok(Outcome::LeaseLost);
+                    // Cancelled while finishing (the cancel won: the file goes with the rest), or
+                    // replaced (this attempt's file is nobody's).
+                    let outcome = self.cancelled_or_lost(claim).await?;
+                    if matches!(outcome, Outcome::LeaseLost) {
+                        self.discard(claim, &[produced.key]).await;
+                    }
+                    return Ok(outcome);
                 }
                 // An earlier attempt killed between its upload and its record left a file (or,
                 // fenced out mid-upload, an upload).
@@ -223,9 +234,13 @@ impl Worker {
             }
             Err(JobError::Cancelled(CancelReason::LeaseLost)) => Ok(Outcome::LeaseLost),
             Err(JobError::Cancelled(CancelReason::Shutdown)) => {
-                queue::release(db, claim).await?;
-                Ok(Outcome::Released)
+                if queue::release(db, claim).await? {
+                    return Ok(Outcome::Released);
+                }
+                // Cancelled meanwhile: end it now rather than hand it back.
+                self.cancelled_or_lost(claim).await
             }
+            Err(JobError::Cancelled(CancelReason::Cancelled)) => self.cancelled_or_lost(claim).await,
             Err(error) => {
                 // Logged for operators; the text names stages and codes, never row values.
                 tracing::error!(export_request_id = %claim.id(), attempt = claim.attempt, %error, "export failed");
@@ -233,23 +248,23 @@ impl Worker {
                     let wait = retry.delay(claim.attempt);
                     // If the database is down now, the lease runs out instead and the back-off
                     // the last heartbeat recorded holds (see `queue`).
-                    if queue::retry(db, claim, wait).await? {
-                        METRICS.retried();
-                        tracing::info!(
-                            export_request_id = %claim.id(),
-                            attempt = claim.attempt,
-                            backoff_ms = wait.as_millis() as u64,
-                            "retry scheduled"
-                        );
-                        return Ok(Outcome::Retrying);
+                    if !queue::retry(db, claim, wait).await? {
+                        return self.cancelled_or_lost(claim).await;
                     }
-                    return Ok(Outcome::LeaseLost);
+                    METRICS.retried();
+                    tracing::info!(
+                        export_request_id = %claim.id(),
+                        attempt = claim.attempt,
+                        backoff_ms = wait.as_millis() as u64,
+                        "retry scheduled"
+                    );
+                    return Ok(Outcome::Retrying);
                 }
                 let message = error.user_message();
                 let mut tx = db.begin().await?;
                 if !queue::fail(&mut tx, claim, message).await? {
                     tx.rollback().await?;
-                    return Ok(Outcome::LeaseLost);
+                    return self.cancelled_or_lost(claim).await;
                 }
                 deletions::note_in(&mut tx, claim.id(), &claim.file_keys(1..claim.attempt + 1)).await?;
                 audit::record_in(&mut tx, failed_entry(claim, "error")).await?;
@@ -261,6 +276,23 @@ impl Worker {
         }
     }
 
+    /// After an outcome's fence refused it: records that this attempt stopped because the
+    /// request was cancelled (the cancel itself is audited where it was asked), with the notes of
+    /// every attempt's files and open uploads, then deletes them. `LeaseLost` when nobody
+    /// cancelled it (it is simply not this attempt's any more).
+    async fn cancelled_or_lost(&self, claim: &Claim) -> Result<Outcome, sqlx::Error> {
+        let mut tx = self.ctx.db.begin().await?;
+        if !queue::finish_cancelled(&mut tx, claim).await? {
+            tx.rollback().await?;
+            return Ok(Outcome::LeaseLost);
+        }
+        deletions::note_in(&mut tx, claim.id(), &claim.file_keys(1..claim.attempt + 1)).await?;
+        tx.commit().await?;
+        METRICS.cancelled();
+        self.sweep_request(claim.id()).await;
+        Ok(Outcome::Cancelled)
+    }
+
     /// The name the file downloads as.
     async fn download_name(&self, claim: &Claim) -> Result<String, sqlx::Error> {
         let slug = repo::organization_slug(&self.ctx.db, claim.organization_id).await?;
@@ -269,8 +301,9 @@ impl Worker {
         Ok(stored::download_name(&slug, &claim.spec, today))
     }
 
-    /// Fails requests whose last attempt lost its worker, audited and with the notes of every
-    /// attempt's files in the same transaction, then deletes those files.
+    /// Fails requests whose last attempt lost its worker, and cancels those whose worker died
+    /// while being cancelled; audited (failures) and with the notes of every attempt's files in
+    /// the same transaction, then deletes those files.
     async fn fail_abandoned(&self) -> Result<(), sqlx::Error> {
         let mut tx = self.ctx.db.begin().await?;
         let abandoned = queue::fail_exhausted(&mut tx, ABANDONED).await?;
@@ -278,12 +311,46 @@ impl Worker {
             deletions::note_in(&mut tx, claim.id(), &claim.file_keys(1..claim.attempt + 1)).await?;
             audit::record_in(&mut tx, failed_entry(claim, "abandoned")).await?;
         }
+        let cancelled = queue::cancel_abandoned(&mut tx).await?;
+        for claim in &cancelled {
+            deletions::note_in(&mut tx, claim.id(), &claim.file_keys(1..claim.attempt + 1)).await?;
+        }
         tx.commit().await?;
         for claim in &abandoned {
             METRICS.failed();
             self.sweep_request(claim.id()).await;
         }
+        for claim in &cancelled {
+            METRICS.cancelled();
+            self.sweep_request(claim.id()).await;
+        }
         Ok(())
+    }
+
+    /// Expires completed files that are due (and dates those completed before expiry existed),
+    /// then deletes their objects. Every worker process sweeps; each file goes to one.
+    async fn expire_due(&self) {
+        if let Err(error) = lifecycle::date_undated(&self.ctx.db, self.ctx.settings.retention).await {
+            tracing::warn!(worker = %self.id, error = %LogSafe(&error), "cannot date completed files");
+        }
+        loop {
+            match lifecycle::expire_due(&self.ctx.db).await {
+                Ok(expired) => {
+                    for id in &expired {
+                        METRICS.expired();
+                        tracing::info!(export_request_id = %id, "export file expired");
+                        self.sweep_request(*id).await;
+                    }
+                    if expired.len() < lifecycle::EXPIRE_BATCH as usize {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(worker = %self.id, error = %LogSafe(&error), "cannot expire due files");
+                    return;
+                }
+            }
+        }
     }
 
     /// Notes files no outcome accounts for (an attempt fenced out after its upload), then
@@ -310,12 +377,13 @@ impl Worker {
         }
     }
 
-    /// Every poll interval until shutdown: adopts uploads opened by attempts that outlived their
-    /// request, and deletes whatever is due among the noted objects. Runs in every worker process;
-    /// each note is claimed by one sweeper at a time.
+    /// Every poll interval until shutdown: expires due files, adopts uploads opened by attempts
+    /// that outlived their request, and deletes whatever is due among the noted objects. Runs in
+    /// every worker process; each file and note is claimed by one sweeper at a time.
     async fn sweep_deletions(self, shutdown: CancellationToken) {
         let settings = &self.ctx.settings;
         loop {
+            self.expire_due().await;
             // An attempt outlives its lease by a heartbeat at most before it notices.
             if let Err(error) = deletions::adopt_orphaned_uploads(&self.ctx.db, settings.lease * 2).await {
                 tracing::warn!(worker = %self.id, error = %LogSafe(&error), "cannot adopt orphaned uploads");
@@ -388,6 +456,7 @@ enum OutcomeKind {
     Failed,
     Retrying,
     Released,
+    Cancelled,
     LeaseLost,
 }
 
@@ -398,13 +467,15 @@ impl From<&Outcome> for OutcomeKind {
             Outcome::Failed(_) => OutcomeKind::Failed,
             Outcome::Retrying => OutcomeKind::Retrying,
             Outcome::Released => OutcomeKind::Released,
+            Outcome::Cancelled => OutcomeKind::Cancelled,
             Outcome::LeaseLost => OutcomeKind::LeaseLost,
         }
     }
 }
 
-/// Renews the lease (and with it the takeover time) every third of it and reports progress (at most once a second) until the
-/// lease is lost, which cancels the job. Never returns otherwise.
+/// Renews the lease (and with it the takeover time) every third of it, reports progress and
+/// looks for a cancel (at most once a second each) until the lease is lost or the request is
+/// cancelled, either of which cancels the job. Never returns otherwise.
 async fn keep_alive(db: &Db, claim: &Claim, settings: &WorkerSettings, progress: &Progress, cancel: &Cancel) {
     let lease = settings.lease;
     let tick = (lease / 4).min(Duration::from_secs(1));
@@ -413,6 +484,18 @@ async fn keep_alive(db: &Db, claim: &Claim, settings: &WorkerSettings, progress:
     let mut reported = 0;
     loop {
         tokio::time::sleep(tick).await;
+        match queue::watch(db, claim).await {
+            Ok(Watch::Cancelling) => {
+                tracing::info!(export_request_id = %claim.id(), "cancelled; stopping this attempt");
+                cancel.cancel(CancelReason::Cancelled);
+                return std::future::pending().await;
+            }
+            // The fenced writes below say so too, and decide.
+            Ok(Watch::Held | Watch::Lost) => {}
+            Err(error) => {
+                tracing::warn!(export_request_id = %claim.id(), error = %LogSafe(&error), "cannot look for a cancel")
+            }
+        }
         let percent = progress.percent();
         let mut held = Ok(true);
         if percent != reported {

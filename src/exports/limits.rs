@@ -2,10 +2,13 @@
 //! waiting or running at once (429s), and how much space an organisation's files may take (409).
 //! Each refusal's message says which limit and what to do.
 
+use std::time::Duration;
+
 use crate::{config::ExportLimits, error::AppError, exports::repo::RecentRequests, format};
 
-/// Refuses a new request that would go past a limit.
-pub fn check(limits: &ExportLimits, recent: &RecentRequests) -> Result<(), AppError> {
+/// Refuses a new request that would go past a limit. `retention` is the default time files are
+/// kept, for the quota's advice.
+pub fn check(limits: &ExportLimits, recent: &RecentRequests, retention: Duration) -> Result<(), AppError> {
     let refuse = |message: String| Err(AppError::RateLimited { message });
     if recent.by_user >= i64::from(limits.per_user_per_hour) {
         return refuse(format!(
@@ -29,9 +32,11 @@ pub fn check(limits: &ExportLimits, recent: &RecentRequests) -> Result<(), AppEr
     if recent.stored_bytes.max(0) as u64 >= quota {
         return Err(AppError::Conflict {
             message: format!(
-                "Your organisation's export files take {} of its {} quota. Delete exports you no longer need, then request again.",
+                "Your organisation's export files take {} of its {} quota. Delete exports you no longer need \
+                 (files are also deleted when they expire, {} after they are made), then request again.",
                 format::bytes(recent.stored_bytes.max(0) as u64),
-                format::bytes(quota)
+                format::bytes(quota),
+                format::duration(retention),
             ),
         });
     }
@@ -42,6 +47,7 @@ pub fn check(limits: &ExportLimits, recent: &RecentRequests) -> Result<(), AppEr
 mod tests {
     use super::*;
 
+    const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
     const LIMITS: ExportLimits = ExportLimits {
         per_user_per_hour: 3,
         per_organization_per_hour: 5,
@@ -68,10 +74,12 @@ mod tests {
 
     #[test]
     fn each_limit_refuses_at_its_value_and_says_which() {
-        assert!(check(&LIMITS, &recent(2, 4, 1)).is_ok());
-        assert!(message(check(&LIMITS, &recent(3, 3, 0))).starts_with("You have requested 3"));
-        assert!(message(check(&LIMITS, &recent(0, 5, 0))).starts_with("Your organisation has requested 5"));
-        assert!(message(check(&LIMITS, &recent(0, 0, 2))).contains("already has 2 exports waiting"));
+        assert!(check(&LIMITS, &recent(2, 4, 1), WEEK).is_ok());
+        assert!(message(check(&LIMITS, &recent(3, 3, 0), WEEK)).starts_with("You have requested 3"));
+        assert!(
+            message(check(&LIMITS, &recent(0, 5, 0), WEEK)).starts_with("Your organisation has requested 5")
+        );
+        assert!(message(check(&LIMITS, &recent(0, 0, 2), WEEK)).contains("already has 2 exports waiting"));
     }
 
     #[test]
@@ -80,11 +88,12 @@ mod tests {
             stored_bytes: bytes,
             ..recent(0, 0, 0)
         };
-        assert!(check(&LIMITS, &stored(999)).is_ok());
-        match check(&LIMITS, &stored(1_000)) {
+        assert!(check(&LIMITS, &stored(999), WEEK).is_ok());
+        match check(&LIMITS, &stored(1_000), WEEK) {
             Err(AppError::Conflict { message }) => {
                 assert!(message.contains("1.0 KB of its 1.0 KB quota"), "{message}");
                 assert!(message.contains("Delete exports you no longer need"), "{message}");
+                assert!(message.contains("when they expire, 7 days after"), "{message}");
             }
             other => panic!("expected a conflict, got {other:?}"),
         }

@@ -6,6 +6,8 @@ pub mod catalog;
 #[cfg(feature = "ssr")]
 pub mod deletions;
 #[cfg(feature = "ssr")]
+pub mod lifecycle;
+#[cfg(feature = "ssr")]
 pub mod limits;
 pub mod model;
 #[cfg(feature = "ssr")]

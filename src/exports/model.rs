@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use crate::{exports::scope::DateRange, records::EntityType};
 
-/// Where a request is in its life: `pending → processing → completed | failed`.
+/// Where a request is in its life: `pending → processing → completed | failed`; a pending or
+/// processing request can be `cancelled`, and a completed one's file `expired` (deleted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExportStatus {
@@ -16,15 +17,32 @@ pub enum ExportStatus {
     Processing,
     Completed,
     Failed,
+    Cancelled,
+    Expired,
 }
 
 impl ExportStatus {
-    pub const ALL: [ExportStatus; 4] = [
+    pub const ALL: [ExportStatus; 6] = [
         ExportStatus::Pending,
         ExportStatus::Processing,
         ExportStatus::Completed,
         ExportStatus::Failed,
+        ExportStatus::Cancelled,
+        ExportStatus::Expired,
     ];
+
+    /// Waiting or being produced: it may still change without anyone acting.
+    pub fn is_active(self) -> bool {
+        matches!(self, ExportStatus::Pending | ExportStatus::Processing)
+    }
+
+    /// Ended without a file to download: it can be run again.
+    pub fn can_run_again(self) -> bool {
+        matches!(
+            self,
+            ExportStatus::Failed | ExportStatus::Cancelled | ExportStatus::Expired
+        )
+    }
 
     pub fn key(self) -> &'static str {
         match self {
@@ -32,6 +50,8 @@ impl ExportStatus {
             ExportStatus::Processing => "processing",
             ExportStatus::Completed => "completed",
             ExportStatus::Failed => "failed",
+            ExportStatus::Cancelled => "cancelled",
+            ExportStatus::Expired => "expired",
         }
     }
 
@@ -41,6 +61,8 @@ impl ExportStatus {
             ExportStatus::Processing => "Processing",
             ExportStatus::Completed => "Completed",
             ExportStatus::Failed => "Failed",
+            ExportStatus::Cancelled => "Cancelled",
+            ExportStatus::Expired => "Expired",
         }
     }
 
@@ -118,6 +140,14 @@ pub struct ExportRequest {
     pub error: Option<String>,
     pub requested_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// Who asked for it (`None` once that user is deleted): they may cancel it.
+    pub requested_by: Option<Uuid>,
+    /// When a completed file is deleted; for an expired request, when it was due.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Processing, and someone asked to cancel it: "Cancelling…" until the worker stops.
+    pub cancel_requested: bool,
+    /// The request this one runs again.
+    pub rerun_of: Option<Uuid>,
     /// Download links signed for it, from the audit log (counted where the request is shown:
     /// the list and the details; 0 elsewhere).
     #[serde(default)]
@@ -156,6 +186,51 @@ pub struct ExportPage {
     pub total: u64,
     /// Some request of the organisation (on any page) is pending or processing.
     pub has_active: bool,
+    /// When the page was read: "expires in …" counts from here, the same on server and client.
+    pub read_at: DateTime<Utc>,
+    /// How long the organisation keeps completed files, and whether it chose that (`false`: the
+    /// server's default).
+    pub retention: Retention,
+}
+
+/// How long an organisation's completed files are kept before they expire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub secs: u64,
+    /// Set by the organisation (else the server's default applies).
+    pub chosen: bool,
+}
+
+impl Retention {
+    /// The shortest and longest an organisation may choose: one hour to thirty days.
+    pub const MIN_HOURS: u32 = 1;
+    pub const MAX_HOURS: u32 = 30 * 24;
+}
+
+/// What Run again did: queued a new request, or found an identical one already pending or
+/// processing and queued nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunAgain {
+    Queued(Uuid),
+    AlreadyQueued(Uuid),
+}
+
+impl RunAgain {
+    /// The request to point the user at.
+    pub fn id(self) -> Uuid {
+        match self {
+            RunAgain::Queued(id) | RunAgain::AlreadyQueued(id) => id,
+        }
+    }
+}
+
+/// What Cancel did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Cancelled {
+    /// It had not started: cancelled now.
+    Now,
+    /// A worker is producing it: it stops within seconds ("Cancelling…").
+    Stopping,
 }
 
 impl ExportPage {

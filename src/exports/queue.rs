@@ -7,6 +7,10 @@
 //! that no retry could be recorded) is taken over only once its lease has run out *and* the
 //! back-off its number earns has passed: every claim and heartbeat moves `run_at` to the lease's
 //! end plus that back-off. A lease running out is no shortcut around the back-off.
+//!
+//! Cancelling a processing request sets `cancel_requested_at`; from then on no outcome but
+//! `cancelled` can be recorded for it (every outcome's fence requires it unset), so a cancel and a
+//! completion racing each other end in exactly one of the two.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -34,11 +38,13 @@ pub struct Completion {
     pub sha256: String,
     pub row_counts: BTreeMap<EntityType, u64>,
     pub snapshot_at: DateTime<Utc>,
+    /// When the file is to be deleted (the organisation's retention from now).
+    pub expires_at: DateTime<Utc>,
 }
 
 const RUNNABLE: &str = "(status = 'pending' AND run_at <= $3) \
                         OR (status = 'processing' AND lease_expires_at < $3 AND run_at <= $3 \
-                            AND attempt < max_attempts)";
+                            AND attempt < max_attempts AND cancel_requested_at IS NULL)";
 /// Which runnable request goes first: one of the organisation with the fewest exports being
 /// produced now; among equals, the organisation whose last export started longest ago (never
 /// first), so that even one worker slot takes turns; then the oldest request. An organisation
@@ -140,16 +146,33 @@ impl<'a> From<&'a mut Tx> for On<'a> {
     }
 }
 
+/// Which fenced updates apply once someone asked to cancel the request.
+#[derive(Clone, Copy)]
+enum Cancelling {
+    /// Keeping the lease and reporting progress: until the worker stops.
+    Allowed,
+    /// An outcome other than `cancelled`: never.
+    Refused,
+    /// Recording `cancelled`: only then.
+    Required,
+}
+
 /// Runs a fenced update: it applies only while `claim` still holds the request.
 async fn fenced(
     on: On<'_>,
     claim: &Claim,
+    cancelling: Cancelling,
     set: &str,
     bind: impl FnOnce(Fence) -> Fence,
 ) -> Result<bool, sqlx::Error> {
     let fence = bind(Fence::default());
+    let cancel = match cancelling {
+        Cancelling::Allowed => "",
+        Cancelling::Refused => " AND cancel_requested_at IS NULL",
+        Cancelling::Required => " AND cancel_requested_at IS NOT NULL",
+    };
     let sql = format!(
-        "UPDATE pf_export_requests SET {set} WHERE id = $1 AND attempt = $2 AND status = 'processing'"
+        "UPDATE pf_export_requests SET {set} WHERE id = $1 AND attempt = $2 AND status = 'processing'{cancel}"
     );
     macro_rules! run {
         ($executor:expr) => {{
@@ -214,21 +237,26 @@ pub async fn heartbeat(
 ) -> Result<bool, sqlx::Error> {
     let expires = after(now(), lease);
     let takeover = after(expires, retry.delay(claim.attempt));
-    fenced(db.into(), claim, "lease_expires_at = $3, run_at = $4", |f| {
-        f.instant(expires).instant(takeover)
-    })
+    fenced(
+        db.into(),
+        claim,
+        Cancelling::Allowed,
+        "lease_expires_at = $3, run_at = $4",
+        |f| f.instant(expires).instant(takeover),
+    )
     .await
 }
 
 /// Records progress (0–100).
 pub async fn progress(db: &Db, claim: &Claim, percent: i64) -> Result<bool, sqlx::Error> {
-    fenced(db.into(), claim, "progress = $3", |f| {
+    fenced(db.into(), claim, Cancelling::Allowed, "progress = $3", |f| {
         f.int(percent.clamp(0, 100))
     })
     .await
 }
 
-/// Marks the request completed. `false`: the lease was lost and nothing was recorded.
+/// Marks the request completed. `false`: the lease was lost, or a cancel came first, and nothing
+/// was recorded.
 pub async fn complete<'a>(
     on: impl Into<On<'a>>,
     claim: &Claim,
@@ -237,9 +265,10 @@ pub async fn complete<'a>(
     fenced(
         on.into(),
         claim,
+        Cancelling::Refused,
         "status = 'completed', progress = 100, storage_key = $3, file_name = $4, row_count = $5, \
          file_size_bytes = $6, execution_time_ms = $7, completed_at = $8, sha256 = $9, row_counts = $10, \
-         snapshot_at = $11, locked_by = NULL, lease_expires_at = NULL",
+         snapshot_at = $11, expires_at = $12, locked_by = NULL, lease_expires_at = NULL",
         |f| {
             f.text(done.storage_key.clone())
                 .text(done.file_name.clone())
@@ -250,6 +279,7 @@ pub async fn complete<'a>(
                 .text(done.sha256.clone())
                 .json(serde_json::json!(done.row_counts))
                 .instant(done.snapshot_at)
+                .instant(done.expires_at)
         },
     )
     .await
@@ -260,6 +290,7 @@ pub async fn fail<'a>(on: impl Into<On<'a>>, claim: &Claim, message: &str) -> Re
     fenced(
         on.into(),
         claim,
+        Cancelling::Refused,
         "status = 'failed', error = $3, completed_at = $4, locked_by = NULL, lease_expires_at = NULL",
         |f| f.text(message).instant(now()),
     )
@@ -273,6 +304,7 @@ pub async fn release(db: &Db, claim: &Claim) -> Result<bool, sqlx::Error> {
     fenced(
         db.into(),
         claim,
+        Cancelling::Refused,
         "status = 'pending', max_attempts = max_attempts + 1, run_at = $3, locked_by = NULL, \
          lease_expires_at = NULL, progress = 0",
         |f| f.instant(now()),
@@ -299,6 +331,7 @@ pub async fn retry(db: &Db, claim: &Claim, wait: Duration) -> Result<bool, sqlx:
     fenced(
         db.into(),
         claim,
+        Cancelling::Refused,
         "status = 'pending', run_at = $3, locked_by = NULL, lease_expires_at = NULL, progress = 0",
         |f| f.instant(run_at),
     )
@@ -314,9 +347,70 @@ pub async fn fail_exhausted(tx: &mut Tx, message: &str) -> Result<Vec<Claim>, sq
             "UPDATE pf_export_requests SET status = 'failed', error = $1, completed_at = $2, \
              locked_by = NULL, lease_expires_at = NULL \
              WHERE status = 'processing' AND lease_expires_at < $2 AND attempt >= max_attempts \
+             AND cancel_requested_at IS NULL \
              RETURNING {COLUMNS}"
         ))
         .bind(message)
+        .bind(at)
+        .fetch_all(conn)
+        .await
+    })
+}
+
+/// What a worker's tick finds of the request it produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watch {
+    /// Still this attempt's, nobody asked to cancel.
+    Held,
+    /// Still this attempt's, and someone asked to cancel it: stop.
+    Cancelling,
+    /// No longer this attempt's (taken over, finished elsewhere, or deleted).
+    Lost,
+}
+
+/// Looks at the claimed request: held, being cancelled, or lost.
+pub async fn watch(db: &Db, claim: &Claim) -> Result<Watch, sqlx::Error> {
+    let found: Option<(bool,)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT cancel_requested_at IS NOT NULL FROM pf_export_requests \
+             WHERE id = $1 AND attempt = $2 AND status = 'processing'",
+        )
+        .bind(claim.id())
+        .bind(claim.attempt)
+        .fetch_optional(pool)
+        .await
+    })?;
+    Ok(match found {
+        None => Watch::Lost,
+        Some((true,)) => Watch::Cancelling,
+        Some((false,)) => Watch::Held,
+    })
+}
+
+/// Records, inside `tx`, that the attempt stopped because someone cancelled the request. `false`:
+/// not this attempt's, or nobody asked to cancel it.
+pub async fn finish_cancelled(tx: &mut Tx, claim: &Claim) -> Result<bool, sqlx::Error> {
+    fenced(
+        tx.into(),
+        claim,
+        Cancelling::Required,
+        "status = 'cancelled', completed_at = $3, progress = 0, locked_by = NULL, lease_expires_at = NULL",
+        |f| f.instant(now()),
+    )
+    .await
+}
+
+/// Cancels, inside `tx`, requests whose cancel was asked while a worker produced them and whose
+/// worker then died (its lease ran out); returns them.
+pub async fn cancel_abandoned(tx: &mut Tx) -> Result<Vec<Claim>, sqlx::Error> {
+    let at = now();
+    with_tx!(tx, conn => {
+        sqlx::query_as(&format!(
+            "UPDATE pf_export_requests SET status = 'cancelled', completed_at = $1, progress = 0, \
+             locked_by = NULL, lease_expires_at = NULL \
+             WHERE status = 'processing' AND lease_expires_at < $1 AND cancel_requested_at IS NOT NULL \
+             RETURNING {COLUMNS}"
+        ))
         .bind(at)
         .fetch_all(conn)
         .await

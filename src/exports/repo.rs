@@ -10,6 +10,7 @@ use crate::{
     db::{Db, Tx, now, with_db, with_tx},
     exports::{
         catalog::ValidExport,
+        lifecycle,
         model::{ExportPage, ExportRequest, ExportStatus},
         stored::{COLUMNS, StoredRequest},
     },
@@ -34,20 +35,31 @@ pub async fn insert(
         requested_by,
         export,
         DEFAULT_MAX_ATTEMPTS,
+        None,
     )
     .await?;
     tx.commit().await?;
     Ok(created)
 }
 
+/// What a request runs again: the original's id, and the time zone its dates were read in (so
+/// that the same dates mean the same days).
+#[derive(Debug, Clone, Copy)]
+pub struct RerunOf<'a> {
+    pub id: Uuid,
+    pub time_zone: &'a str,
+}
+
 /// Queues a new request inside `tx`, to be tried at most `max_attempts` times. Its dates are
-/// read in the organisation's time zone of this moment, stored with it.
+/// read in the organisation's time zone of this moment (or, run again, the original's), stored
+/// with it.
 pub async fn insert_in(
     tx: &mut Tx,
     organization_id: Uuid,
     requested_by: Uuid,
     export: &ValidExport,
     max_attempts: i32,
+    rerun_of: Option<RerunOf<'_>>,
 ) -> Result<ExportRequest, sqlx::Error> {
     let id = Uuid::new_v4();
     let at = now();
@@ -59,9 +71,9 @@ pub async fn insert_in(
             "INSERT INTO pf_export_requests \
              (id, organization_id, requested_by, export_type, export_format, entity_types, status, \
               max_attempts, run_at, requested_at, pii_phi_filtered, date_from, date_to, time_zone, \
-              chosen_columns, purpose, purpose_detail, recipient) \
-             SELECT $1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8, $9, $10, $11, time_zone, \
-                    $12, $13, $14, $15 \
+              chosen_columns, purpose, purpose_detail, recipient, rerun_of) \
+             SELECT $1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8, $9, $10, $11, COALESCE($17, time_zone), \
+                    $12, $13, $14, $15, $16 \
              FROM organizations WHERE id = $2",
         )
         .bind(id)
@@ -79,6 +91,8 @@ pub async fn insert_in(
         .bind(disclosure.map(|d| d.purpose.key()))
         .bind(disclosure.and_then(|d| d.purpose_detail.as_deref()))
         .bind(disclosure.map(|d| d.recipient.as_str()))
+        .bind(rerun_of.map(|rerun| rerun.id))
+        .bind(rerun_of.map(|rerun| rerun.time_zone))
         .execute(conn)
         .await
         .map(drop)
@@ -96,6 +110,10 @@ pub async fn insert_in(
         error: None,
         requested_at: at,
         completed_at: None,
+        requested_by: Some(requested_by),
+        expires_at: None,
+        cancel_requested: false,
+        rerun_of: rerun_of.map(|rerun| rerun.id),
         downloads: 0,
     })
 }
@@ -108,7 +126,7 @@ pub struct RecentRequests {
     pub by_user: i64,
     /// Created by anyone in the organisation in the window.
     pub by_organization: i64,
-    /// The organisation's requests pending or processing now.
+    /// The organisation's requests pending or processing now (not those being cancelled).
     pub active: i64,
     /// The bytes its completed files take now.
     pub stored_bytes: i64,
@@ -136,7 +154,8 @@ pub async fn recent_requests(
     let (active, stored_bytes): (i64, i64) = with_tx!(tx, conn => {
         sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM pf_export_requests \
-                     WHERE organization_id = $1 AND status IN ('pending', 'processing')), \
+                     WHERE organization_id = $1 AND status IN ('pending', 'processing') \
+                     AND cancel_requested_at IS NULL), \
                     (SELECT CAST(COALESCE(SUM(file_size_bytes), 0) AS BIGINT) FROM pf_export_requests \
                      WHERE organization_id = $1 AND status = 'completed')",
         )
@@ -155,10 +174,17 @@ pub async fn recent_requests(
 /// One page of the organisation's requests, newest first. The rows and the counts come from one
 /// snapshot: a request finishing in between would otherwise show a processing row on a page that
 /// says nothing is active (and so offers no Refresh).
-pub async fn list(db: &Db, organization_id: Uuid, page: u32) -> Result<ExportPage, sqlx::Error> {
+pub async fn list(
+    db: &Db,
+    organization_id: Uuid,
+    page: u32,
+    default_retention: std::time::Duration,
+) -> Result<ExportPage, sqlx::Error> {
+    let retention = lifecycle::retention(db, organization_id, default_retention).await?;
     let page = page.max(1);
     let offset = i64::from(page - 1) * i64::from(PAGE_SIZE);
     let mut tx = db.begin_snapshot().await?;
+    let read_at = now();
     let rows: Vec<StoredRequest> = with_tx!(&mut tx, conn => {
         sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM pf_export_requests WHERE organization_id = $1 \
@@ -194,6 +220,8 @@ pub async fn list(db: &Db, organization_id: Uuid, page: u32) -> Result<ExportPag
         page_size: PAGE_SIZE,
         total: total as u64,
         has_active: active > 0,
+        read_at,
+        retention,
     })
 }
 
@@ -284,6 +312,21 @@ pub async fn delete(
         .bind(id)
         .bind(organization_id)
         .fetch_optional(conn)
+        .await
+    })
+}
+
+/// The organisation's requests pending or processing now and not being cancelled, inside `tx`
+/// (for Run again's "is an identical one already queued?").
+pub async fn active(tx: &mut Tx, organization_id: Uuid) -> Result<Vec<StoredRequest>, sqlx::Error> {
+    with_tx!(tx, conn => {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM pf_export_requests WHERE organization_id = $1 \
+             AND status IN ('pending', 'processing') AND cancel_requested_at IS NULL \
+             ORDER BY requested_at, id"
+        ))
+        .bind(organization_id)
+        .fetch_all(conn)
         .await
     })
 }

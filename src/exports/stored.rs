@@ -23,7 +23,8 @@ use crate::{
 pub const COLUMNS: &str = "id, organization_id, requested_by, export_type, export_format, entity_types, \
                            status, progress, row_count, file_size_bytes, error, requested_at, completed_at, \
                            storage_key, file_name, attempt, max_attempts, date_from, date_to, time_zone, \
-                           chosen_columns, purpose, purpose_detail, recipient, snapshot_at, row_counts, sha256";
+                           chosen_columns, purpose, purpose_detail, recipient, snapshot_at, row_counts, sha256, \
+                           expires_at, cancel_requested_at, rerun_of";
 
 /// A row of `pf_export_requests`, typed and checked against the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +82,9 @@ struct Row {
     snapshot_at: Option<DateTime<Utc>>,
     row_counts: Option<Json<BTreeMap<EntityType, u64>>>,
     sha256: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    cancel_requested_at: Option<DateTime<Utc>>,
+    rerun_of: Option<Uuid>,
 }
 
 /// A stored value the catalog does not know (written by hand, or by a newer version).
@@ -131,6 +135,10 @@ impl TryFrom<Row> for StoredRequest {
                 error: row.error,
                 requested_at: row.requested_at,
                 completed_at: row.completed_at,
+                requested_by: row.requested_by,
+                expires_at: row.expires_at,
+                cancel_requested: row.cancel_requested_at.is_some() && status == ExportStatus::Processing,
+                rerun_of: row.rerun_of,
                 downloads: 0,
             },
             spec,

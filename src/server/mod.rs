@@ -1,6 +1,7 @@
 //! The HTTP server: the axum router, the health and readiness checks, metrics, request logging
 //! and graceful shutdown, for web and worker processes.
 
+mod downloads;
 pub mod middleware;
 
 use std::net::SocketAddr;
@@ -9,7 +10,7 @@ use axum::{
     Json, Router,
     extract::{Request, State},
     middleware::from_fn,
-    routing::get,
+    routing::{get, post},
 };
 use http::StatusCode;
 use leptos::prelude::provide_context;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route(storage::fs::ROUTE, get(storage::fs::download))
+        .route(downloads::ROUTE, post(downloads::download))
         .leptos_routes_with_context(
             &state,
             routes,

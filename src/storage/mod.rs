@@ -141,6 +141,15 @@ impl ObjectStore {
         }
     }
 
+    /// The origin signed URLs point at when it is not the app's own (S3), for the pages'
+    /// `form-action`: a download form's answer redirects there.
+    pub fn download_origin(&self) -> Option<String> {
+        match self {
+            ObjectStore::Fs(_) => None,
+            ObjectStore::S3(store) => Some(store.origin()),
+        }
+    }
+
     /// A URL that downloads `key` as `download_name` until `ttl` has passed. Signed anew on
     /// every call; never log it.
     pub fn signed_get_url(

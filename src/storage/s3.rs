@@ -111,6 +111,11 @@ impl S3Store {
     }
 
     /// A presigned GET that makes the browser save the file as `download_name`.
+    /// `scheme://host[:port]` of the bucket's URLs (virtual-host style included).
+    pub fn origin(&self) -> String {
+        self.inner.bucket.base_url().origin().ascii_serialization()
+    }
+
     pub fn signed_get_url(&self, key: &ObjectKey, ttl: Duration, download_name: &str) -> String {
         let inner = &self.inner;
         let mut action = inner.bucket.get_object(Some(&inner.credentials), key.as_str());

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use data_exports::{
     engine::worker::{Outcome, Worker, WorkerContext},
     exports::{
-        catalog,
+        catalog, lifecycle,
         model::NewExport,
         queue::{self, Claim, Completion},
         repo,
@@ -92,7 +92,7 @@ pub async fn enqueue_in(app: &TestApp, slug: &str, email: &str, n: usize) -> Vec
     for _ in 0..n {
         let mut tx = app.state.db.begin().await.unwrap();
         let max_attempts = app.state.config.worker.retry.max_attempts;
-        let created = repo::insert_in(&mut tx, organization, user, &export, max_attempts)
+        let created = repo::insert_in(&mut tx, organization, user, &export, max_attempts, None)
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -187,6 +187,9 @@ pub async fn complete_export(app: &TestApp, id: Uuid, contents: &[u8]) -> Object
         sha256: format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(contents)),
         row_counts: Default::default(),
         snapshot_at: Utc::now(),
+        expires_at: lifecycle::expiry_from_now(db, claim.organization_id, app.state.config.worker.retention)
+            .await
+            .unwrap(),
     };
     assert!(queue::complete(db, &claim, &done).await.unwrap(), "completed");
     key

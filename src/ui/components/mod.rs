@@ -1,5 +1,6 @@
 //! Reusable pieces of the UI.
 
+pub mod confirm_dialog;
 pub mod error_message;
 pub mod export_request_form;
 pub mod icons;

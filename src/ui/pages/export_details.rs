@@ -10,7 +10,7 @@ use crate::{
     api::exports::export_request_details,
     auth::model::Permission,
     error::AppError,
-    exports::model::ExportDetails,
+    exports::model::{ExportDetails, ExportStatus},
     format::{self, thousands},
     routes,
     ui::components::{
@@ -31,11 +31,11 @@ pub fn ExportDetailsPage() -> impl IntoView {
     }
 }
 
-#[component]
-fn DetailsView() -> impl IntoView {
+/// The details of the request the address names (`…/{id}…`), fetched once per id.
+pub fn details_in_address() -> Resource<Result<ExportDetails, AppError>> {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").and_then(|id| id.parse::<Uuid>().ok()));
-    let details = Resource::new(
+    Resource::new(
         move || id.get(),
         |id| async move {
             match id {
@@ -43,7 +43,12 @@ fn DetailsView() -> impl IntoView {
                 None => Err(AppError::NotFound),
             }
         },
-    );
+    )
+}
+
+#[component]
+fn DetailsView() -> impl IntoView {
+    let details = details_in_address();
     view! {
         <section class="page export-details">
             <p class="back">
@@ -109,6 +114,27 @@ fn Details(details: ExportDetails) -> impl IntoView {
             </dd>
         }
     });
+    let expiry = request.expires_at.map(|at| {
+        let label = if request.status == ExportStatus::Expired {
+            "File deleted"
+        } else {
+            "File expires"
+        };
+        view! {
+            <dt>{label}</dt>
+            <dd>
+                <LocalTime at />
+            </dd>
+        }
+    });
+    let rerun_of = request.rerun_of.map(|original| {
+        view! {
+            <dt>"Runs again"</dt>
+            <dd>
+                <a href=routes::export_details_page(original)>"An earlier export"</a>
+            </dd>
+        }
+    });
     let downloads = format::downloads(request.downloads);
     let last_download = details.last_download.map(|(at, by)| {
         let by = by.unwrap_or_else(|| "a user since removed".to_owned());
@@ -124,7 +150,12 @@ fn Details(details: ExportDetails) -> impl IntoView {
         <dl class="details">
             <dt>"Status"</dt>
             <dd>
-                <StatusBadge status=request.status progress=request.progress error=request.error />
+                <StatusBadge
+                    status=request.status
+                    progress=request.progress
+                    error=request.error
+                    cancelling=request.cancel_requested
+                />
             </dd>
             <dt>"Format"</dt>
             <dd>{request.export_format.label()}</dd>
@@ -147,6 +178,8 @@ fn Details(details: ExportDetails) -> impl IntoView {
                 <LocalTime at=request.requested_at />
             </dd>
             {file}
+            {expiry}
+            {rerun_of}
             <dt>"Downloads"</dt>
             <dd>{downloads}{last_download}</dd>
         </dl>

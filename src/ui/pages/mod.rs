@@ -1,5 +1,6 @@
 //! One module per route.
 
+pub mod export_confirm;
 pub mod export_details;
 pub mod exports;
 pub mod login;

@@ -1,33 +1,58 @@
-//! A row's actions: Download (completed exports), Delete (with the permission), why a download failed.
+//! A row's actions, each a link or a form that works without JavaScript: Download (completed),
+//! Cancel (pending or processing; for its requester and holders of the delete permission),
+//! Run again (failed, cancelled or expired; with the create permission) and Delete (with the
+//! delete permission). With JavaScript, Download opens the signed link itself and Delete and
+//! Cancel confirm in the page's dialog instead of on a page of their own.
 
 use leptos::prelude::*;
-use uuid::Uuid;
 
-use super::download::{confirm, download};
+use super::{RowActionsContext, confirm::Confirmable, download::download};
 use crate::{
-    api::exports::DeleteExportRequest,
-    auth::model::Permission,
-    exports::model::ExportStatus,
+    auth::model::{CurrentUser, Permission},
+    exports::model::{ExportRequest, ExportStatus},
+    routes,
     ui::components::{
         error_message::{ErrorMessage, ErrorPlace},
         icons::{DownloadIcon, TrashIcon},
-        permission_gate::PermissionGate,
     },
 };
 
+/// What the signed-in user may do to rows (the server checks again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct Viewer {
+    pub user_id: Option<uuid::Uuid>,
+    pub can_create: bool,
+    pub can_delete: bool,
+}
+
+impl Viewer {
+    pub fn of(user: Option<&CurrentUser>) -> Viewer {
+        Viewer {
+            user_id: user.map(|user| user.user_id),
+            can_create: user.is_some_and(|user| user.has(Permission::CreateExports)),
+            can_delete: user.is_some_and(|user| user.has(Permission::DeleteExports)),
+        }
+    }
+
+    fn can_cancel(self, request: &ExportRequest) -> bool {
+        request.status.is_active()
+            && !request.cancel_requested
+            && (self.can_delete || (self.user_id.is_some() && self.user_id == request.requested_by))
+    }
+}
+
 #[component]
-pub(super) fn RowActions(
-    id: Uuid,
-    status: ExportStatus,
-    delete: ServerAction<DeleteExportRequest>,
-) -> impl IntoView {
+pub(super) fn RowActions(request: ExportRequest, viewer: Viewer) -> impl IntoView {
     let download_failed = RwSignal::new(None::<String>);
+    let id = request.id;
+    let status = request.status;
     view! {
         <div class="row-actions">
             {(status == ExportStatus::Completed).then(|| view! { <DownloadButton id failed=download_failed /> })}
-            <PermissionGate permission=Permission::DeleteExports quiet=true>
-                <DeleteButton id delete />
-            </PermissionGate>
+            {viewer.can_cancel(&request).then(|| view! { <ConfirmLink id what=Confirmable::Cancel /> })}
+            {(viewer.can_create && status.can_run_again()).then(|| view! { <RunAgainButton id /> })}
+            {(viewer.can_delete && status != ExportStatus::Processing)
+                .then(|| view! { <ConfirmLink id what=Confirmable::Delete /> })}
             {move || {
                 download_failed
                     .get()
@@ -37,33 +62,73 @@ pub(super) fn RowActions(
     }
 }
 
-/// Opens the export in a new tab; `failed` gets the reason when no link could be signed.
+/// A form that posts to the download route in a new tab; with JavaScript, the click signs the
+/// link itself and shows a refusal in the row.
 #[component]
-fn DownloadButton(id: Uuid, failed: RwSignal<Option<String>>) -> impl IntoView {
+fn DownloadButton(id: uuid::Uuid, failed: RwSignal<Option<String>>) -> impl IntoView {
     view! {
-        <button type="button" class="btn btn-secondary btn-small" on:click=move |_| download(id, failed)>
-            <DownloadIcon />
-            "Download"
-        </button>
+        <form
+            method="post"
+            action=routes::export_download_action(id)
+            target="_blank"
+            class="inline-form"
+            on:submit=move |event| {
+                event.prevent_default();
+                download(id, failed);
+            }
+        >
+            <button type="submit" class="btn btn-secondary btn-small">
+                <DownloadIcon />
+                "Download"
+            </button>
+        </form>
     }
 }
 
-/// Deletes the export after the user confirms.
+/// Delete or Cancel: a link to its confirmation page; with JavaScript, the page's dialog.
 #[component]
-fn DeleteButton(id: Uuid, delete: ServerAction<DeleteExportRequest>) -> impl IntoView {
+fn ConfirmLink(id: uuid::Uuid, what: Confirmable) -> impl IntoView {
+    let actions = expect_context::<RowActionsContext>();
+    let (href, label, class) = match what {
+        Confirmable::Delete => (
+            routes::export_delete_page(id),
+            "Delete",
+            "btn btn-danger-ghost btn-small",
+        ),
+        Confirmable::Cancel => (
+            routes::export_cancel_page(id),
+            "Cancel",
+            "btn btn-secondary btn-small",
+        ),
+    };
     view! {
-        <button
-            type="button"
-            class="btn btn-danger-ghost btn-small"
-            aria-label="Delete export"
-            on:click=move |_| {
-                if confirm("Delete this export? Its file is removed; your organisation's records are not touched.") {
-                    delete.dispatch(DeleteExportRequest { id });
-                }
+        <a
+            href=href
+            class=class
+            role="button"
+            on:click=move |event| {
+                event.prevent_default();
+                actions.confirm.ask(what, id);
             }
         >
-            <TrashIcon />
-            "Delete"
-        </button>
+            {(what == Confirmable::Delete).then(|| view! { <TrashIcon /> })}
+            {label}
+        </a>
+    }
+}
+
+/// Run again: a form posting to the server function (it answers with the list, the new request
+/// highlighted); with JavaScript, dispatched in place.
+#[component]
+fn RunAgainButton(id: uuid::Uuid) -> impl IntoView {
+    let actions = expect_context::<RowActionsContext>();
+    let pending = actions.run_again.pending();
+    view! {
+        <ActionForm action=actions.run_again attr:class="inline-form">
+            <input type="hidden" name="id" value=id.to_string() />
+            <button type="submit" class="btn btn-secondary btn-small" disabled=move || pending.get()>
+                "Run again"
+            </button>
+        </ActionForm>
     }
 }

@@ -1,4 +1,4 @@
-//! What a row's buttons ask of the browser: a download in a new tab, and a confirmation.
+//! What a row's Download asks of the browser: the file in a new tab.
 //!
 //! Clicks happen only in the browser; in the server build these do nothing.
 
@@ -12,17 +12,6 @@ pub(super) fn download(id: Uuid, error: RwSignal<Option<String>>) {
     browser::download(id, error);
     #[cfg(not(feature = "hydrate"))]
     let _ = (id, error);
-}
-
-/// Asks the user to confirm; always "no" outside the browser.
-pub(super) fn confirm(message: &str) -> bool {
-    #[cfg(feature = "hydrate")]
-    return window().confirm_with_message(message).unwrap_or(false);
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = message;
-        false
-    }
 }
 
 #[cfg(feature = "hydrate")]

@@ -1,25 +1,29 @@
-//! The list as the page shows it: loading, why it failed, "No exports yet", or the table and pager.
+//! The list as the page shows it: loading, why it failed, "No exports yet", or the table and pager,
+//! with what the last row action said (a refusal, or where Run again points).
 
 use leptos::prelude::*;
 
-use super::{ExportsResource, ReloadButton, pager::Pager, table::ExportsTable};
+use super::{
+    ExportsResource, ReloadButton, RowActionsContext, actions::Viewer, highlight_in_address,
+    notice::ActionNotice, pager::Pager, table::ExportsTable,
+};
 use crate::{
-    api::exports::DeleteExportRequest,
     exports::model::ExportPage,
-    ui::components::error_message::{ErrorMessage, ErrorPlace},
+    ui::{
+        components::error_message::{ErrorMessage, ErrorPlace},
+        session::use_session,
+    },
 };
 
 #[component]
-pub(super) fn ExportsList(
-    exports: ExportsResource,
-    page: Memo<u32>,
-    delete: ServerAction<DeleteExportRequest>,
-) -> impl IntoView {
+pub(super) fn ExportsList(exports: ExportsResource, page: Memo<u32>) -> impl IntoView {
+    let session = use_session();
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading exports…"</p> }>
             <ErrorBoundary fallback=move |errors| view! { <LoadFailed errors exports page /> }>
                 {move || Suspend::new(async move {
-                    exports.await.map(|list| view! { <LoadedList list delete /> })
+                    let viewer = Viewer::of(session.user.await.ok().flatten().as_ref());
+                    exports.await.map(|list| view! { <LoadedList list viewer /> })
                 })}
             </ErrorBoundary>
         </Transition>
@@ -41,7 +45,8 @@ fn LoadFailed(errors: ArcRwSignal<Errors>, exports: ExportsResource, page: Memo<
 }
 
 #[component]
-fn LoadedList(list: ExportPage, delete: ServerAction<DeleteExportRequest>) -> impl IntoView {
+fn LoadedList(list: ExportPage, viewer: Viewer) -> impl IntoView {
+    let highlight = highlight_in_address();
     if list.items.is_empty() && list.page == 1 {
         return view! {
             <div class="table-state empty-state">
@@ -51,15 +56,28 @@ fn LoadedList(list: ExportPage, delete: ServerAction<DeleteExportRequest>) -> im
         }
         .into_any();
     }
-    let delete_failed = move || match delete.value().get() {
-        Some(Err(error)) => Some(view! { <ErrorMessage message=error.to_string() /> }),
-        _ => None,
-    };
     let page_count = list.page_count();
+    let (page, total) = (list.page, list.total);
     view! {
-        {delete_failed}
-        <ExportsTable requests=list.items delete />
-        <Pager page=list.page page_count total=list.total />
+        <ActionNotice highlight />
+        <ActionErrors />
+        <ExportsTable list viewer highlight=highlight.get_untracked().map(|(id, _)| id) />
+        <Pager page page_count total />
     }
     .into_any()
+}
+
+/// Why the last Delete, Cancel or Run again was refused.
+#[component]
+fn ActionErrors() -> impl IntoView {
+    let actions = expect_context::<RowActionsContext>();
+    let refused = move || {
+        let errors = [
+            actions.delete.value().get().and_then(Result::err),
+            actions.cancel.value().get().and_then(Result::err),
+            actions.run_again.value().get().and_then(Result::err),
+        ];
+        errors.into_iter().flatten().next()
+    };
+    move || refused().map(|error| view! { <ErrorMessage message=error.to_string() /> })
 }

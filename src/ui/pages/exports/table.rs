@@ -2,14 +2,15 @@
 
 use leptos::prelude::*;
 
-use super::row::{COLUMNS, ExportRow};
-use crate::{api::exports::DeleteExportRequest, exports::model::ExportRequest};
+use super::{
+    actions::Viewer,
+    row::{COLUMNS, ExportRow},
+};
+use crate::exports::model::ExportPage;
 
 #[component]
-pub(super) fn ExportsTable(
-    requests: Vec<ExportRequest>,
-    delete: ServerAction<DeleteExportRequest>,
-) -> impl IntoView {
+pub(super) fn ExportsTable(list: ExportPage, viewer: Viewer, highlight: Option<uuid::Uuid>) -> impl IntoView {
+    let read_at = list.read_at;
     view! {
         <div class="table-wrap">
             <table class="data-table">
@@ -22,7 +23,14 @@ pub(super) fn ExportsTable(
                     </tr>
                 </thead>
                 <tbody>
-                    {requests.into_iter().map(|request| view! { <ExportRow request delete /> }).collect_view()}
+                    {list
+                        .items
+                        .into_iter()
+                        .map(|request| {
+                            let highlighted = highlight == Some(request.id);
+                            view! { <ExportRow request viewer read_at highlighted /> }
+                        })
+                        .collect_view()}
                 </tbody>
             </table>
         </div>

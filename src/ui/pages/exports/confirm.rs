@@ -1,0 +1,79 @@
+//! Confirming a row's Delete or Cancel in the app's own dialog (with JavaScript; without it, the
+//! links lead to a confirmation page of their own, `ui::pages::export_confirm`).
+
+use leptos::{html, prelude::*};
+use uuid::Uuid;
+
+use crate::{
+    api::exports::{CancelExportRequest, DeleteExportRequest},
+    ui::components::confirm_dialog::{self, ConfirmDialog, Question},
+};
+
+/// What a row asks to confirm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmable {
+    Delete,
+    Cancel,
+}
+
+impl Confirmable {
+    pub fn question(self) -> Question {
+        match self {
+            Confirmable::Delete => Question {
+                title: "Delete this export?",
+                message: "Its file is deleted and it leaves this list. Your organisation's records are not touched, \
+                          and the audit log keeps its history.",
+                confirm: "Delete export",
+                keep: "Keep it",
+            },
+            Confirmable::Cancel => Question {
+                title: "Cancel this export?",
+                message: "It stops within seconds and leaves no file. You can run it again later.",
+                confirm: "Cancel export",
+                keep: "Keep it running",
+            },
+        }
+    }
+}
+
+/// The page's one confirmation dialog and what it is asking about.
+#[derive(Clone, Copy)]
+pub struct RowConfirmation {
+    asking: RwSignal<Option<(Confirmable, Uuid)>>,
+    dialog: NodeRef<html::Dialog>,
+    opener: StoredValue<Option<leptos::web_sys::HtmlElement>, LocalStorage>,
+    delete: ServerAction<DeleteExportRequest>,
+    cancel: ServerAction<CancelExportRequest>,
+}
+
+impl RowConfirmation {
+    pub fn new(delete: ServerAction<DeleteExportRequest>, cancel: ServerAction<CancelExportRequest>) -> Self {
+        RowConfirmation {
+            asking: RwSignal::new(None),
+            dialog: NodeRef::new(),
+            opener: StoredValue::new_local(None),
+            delete,
+            cancel,
+        }
+    }
+
+    /// Opens the dialog to confirm `what` on request `id`.
+    pub fn ask(self, what: Confirmable, id: Uuid) {
+        self.asking.set(Some((what, id)));
+        confirm_dialog::open(self.dialog, self.opener);
+    }
+
+    pub fn dialog(self) -> impl IntoView {
+        let question = Signal::derive(move || self.asking.get().map(|(what, _)| what.question()));
+        let on_confirm = Callback::new(move |()| match self.asking.get_untracked() {
+            Some((Confirmable::Delete, id)) => {
+                self.delete.dispatch(DeleteExportRequest { id });
+            }
+            Some((Confirmable::Cancel, id)) => {
+                self.cancel.dispatch(CancelExportRequest { id });
+            }
+            None => {}
+        });
+        view! { <ConfirmDialog dialog=self.dialog opener=self.opener question on_confirm /> }
+    }
+}
