@@ -3,8 +3,11 @@ has a real file in the local object store, so Download really downloads. The ser
 worker must leave the other three as they are: the pending one is scheduled far in the future
 and the processing one holds a lease that far out. And finance@acme.test has used up its
 hourly allowance of requests (the audit log is what the limit counts), so its next one is refused.
-The completed request covers October 2026, states a purpose and recipient, and records its file's
-SHA-256 and row count as the worker would.
+The completed request covers October 2026, states a purpose and recipient, records its file's
+SHA-256 and row count as the worker would, and expires in three days and an hour.
+A third organisation, Initech, with one admin (admin@initech.test, the demo password), has two
+pending requests nobody's worker will run yet (scheduled far in the future): one for the hydrated
+run's Cancel and one for the run without JavaScript, told apart by record type.
 
 usage: python3 end2end/fixtures.py DATA_DIR
 """
@@ -55,8 +58,8 @@ for status, export_type, export_format, entities, progress, error, ago in rows:
         "INSERT INTO pf_export_requests (id, organization_id, requested_by, export_type, export_format, "
         "entity_types, status, progress, error, storage_key, file_name, row_count, run_at, requested_at, "
         "completed_at, max_attempts, attempt, locked_by, lease_expires_at, date_from, date_to, time_zone, "
-        "purpose, recipient, sha256, row_counts, snapshot_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 3, ?, ?, ?, ?, ?, 'Europe/London', ?, ?, ?, ?, ?)",
+        "purpose, recipient, sha256, row_counts, snapshot_at, expires_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 3, ?, ?, ?, ?, ?, 'Europe/London', ?, ?, ?, ?, ?, ?)",
         (
             request_id.bytes, org, admin, export_type, export_format, entities, status, progress, error,
             storage_key, file_name, 2 if storage_key else None,
@@ -72,7 +75,33 @@ for status, export_type, export_format, entities, progress, error, ago in rows:
             digest,
             '{"clients": 2}' if digest else None,
             at(ago - 1) if digest else None,
+            (now + datetime.timedelta(days=3, hours=1)).isoformat(timespec="microseconds") if digest else None,
         ),
+    )
+
+initech = uuid.uuid4().bytes
+initech_admin = uuid.uuid4().bytes
+(password_hash,) = db.execute("SELECT password_hash FROM users WHERE email = 'admin@acme.test'").fetchone()
+db.execute(
+    "INSERT INTO organizations (id, name, slug, created_at, time_zone) VALUES (?, 'Initech', 'initech', ?, 'UTC')",
+    (initech, at(600)),
+)
+db.execute(
+    "INSERT INTO users (id, email, display_name, password_hash, created_at) "
+    "VALUES (?, 'admin@initech.test', 'Initech Admin', ?, ?)",
+    (initech_admin, password_hash, at(600)),
+)
+db.execute(
+    "INSERT INTO memberships (user_id, organization_id, role_key, created_at) VALUES (?, ?, 'org_admin', ?)",
+    (initech_admin, initech, at(600)),
+)
+for entity, ago in (("staff", 120), ("claims", 121)):
+    db.execute(
+        "INSERT INTO pf_export_requests (id, organization_id, requested_by, export_type, export_format, "
+        "entity_types, status, run_at, requested_at, max_attempts, time_zone, purpose, recipient) "
+        "VALUES (?, ?, ?, 'selected_records', 'csv', ?, 'pending', ?, ?, 3, 'UTC', "
+        "'health_care_operations', 'internal: quality team')",
+        (uuid.uuid4().bytes, initech, initech_admin, f'["{entity}"]', FAR_FUTURE, at(ago)),
     )
 
 (acme,) = db.execute("SELECT id FROM organizations WHERE slug = 'acme-behavioral-health'").fetchone()
@@ -85,4 +114,7 @@ for n in range(PER_USER_PER_HOUR):
         (acme, finance, str(uuid.uuid4()), at(5 + n / 60)),
     )
 db.commit()
-print(f"fixtures: {len(rows)} export requests for Globex Clinic; finance@acme.test at its hourly limit")
+print(
+    f"fixtures: {len(rows)} export requests for Globex Clinic; 2 pending for Initech; "
+    "finance@acme.test at its hourly limit"
+)

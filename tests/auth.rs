@@ -53,6 +53,7 @@ async fn each_demo_user_holds_exactly_their_roles_permissions(backend: Backend) 
                 "pf.export_requests.create",
                 "pf.export_requests.delete",
                 "pf.export_requests.view",
+                "pf.export_settings.manage",
             ],
         ),
         (

@@ -192,7 +192,7 @@ async fn every_server_function_survives_hostile_payloads(backend: Backend) {
     let mut created = 0i64;
     let mut statuses = std::collections::BTreeMap::new();
     for case in 0..1_400 {
-        let (endpoint, (body, content_type), cookie) = match case % 7 {
+        let (endpoint, (body, content_type), cookie) = match case % 10 {
             0 => (
                 "create_export_request",
                 mutate_json(&mut rng, &valid_create),
@@ -215,6 +215,21 @@ async fn every_server_function_survives_hostile_payloads(backend: Backend) {
             ),
             4 => ("login", mutate_form(&mut rng, &["email", "password"]), None),
             5 => ("current_user", mutate_form(&mut rng, &[]), Some(admin.as_str())),
+            6 => (
+                "cancel_export_request",
+                mutate_form(&mut rng, &["id"]),
+                Some(admin.as_str()),
+            ),
+            7 => (
+                "run_export_again",
+                mutate_form(&mut rng, &["id"]),
+                Some(admin.as_str()),
+            ),
+            8 => (
+                "set_export_retention",
+                mutate_form(&mut rng, &["hours"]),
+                Some(admin.as_str()),
+            ),
             _ => ("logout", mutate_form(&mut rng, &[]), None),
         };
         let response = app.call_raw(endpoint, content_type, body.clone(), cookie).await;

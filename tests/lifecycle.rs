@@ -39,6 +39,7 @@ on_both_databases!(
     concurrent_sweepers_expire_and_audit_each_file_once,
     the_retention_is_chosen_by_admins_and_redates_files,
     run_again_repeats_the_request_under_the_same_limits_without_duplicates,
+    concurrent_runs_again_queue_one_request,
     row_actions_work_as_plain_forms_without_javascript,
 );
 
@@ -538,6 +539,28 @@ async fn run_again_repeats_the_request_under_the_same_limits_without_duplicates(
     );
     assert!(request_exists(&app, other).await && request_exists(&app, third).await);
     assert_eq!(total().await, 4);
+}
+
+async fn concurrent_runs_again_queue_one_request(backend: Backend) {
+    let app = std::sync::Arc::new(TestApp::seeded(backend).await);
+    let admin = app.login("admin@acme.test").await;
+    let original = create_export(&app, &admin, "selected_records", "csv", &["clients"]).await;
+    fail_export(&app, original, "The export failed.").await;
+    let attempts: Vec<_> = (0..6)
+        .map(|_| {
+            let (app, admin) = (app.clone(), admin.clone());
+            tokio::spawn(async move { run_again(&app, &admin, original).await.json() })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for attempt in attempts {
+        answers.push(attempt.await.unwrap());
+    }
+    let queued: Vec<&Value> = answers.iter().filter_map(|answer| answer.get("Queued")).collect();
+    let already: Vec<&Value> = answers.iter().filter_map(|answer| answer.get("AlreadyQueued")).collect();
+    assert_eq!((queued.len(), already.len()), (1, 5), "{answers:?}");
+    assert!(already.iter().all(|id| *id == queued[0]), "{answers:?}");
+    assert_eq!(app.audit_count("export_request_created").await, 2);
 }
 
 /// POSTs a plain HTML form (JavaScript off) to `path`, signed in with `cookie`.

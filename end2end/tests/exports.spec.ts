@@ -1,5 +1,6 @@
 // The Data Exports page as each role uses it: the gate, the table and its badges, the New Export
-// dialog (keyboard only), Refresh, Download in a new tab, and Delete with confirmation.
+// dialog (keyboard only), Refresh, Download in a new tab, Delete and Cancel with confirmation (in
+// the app's dialog, or on pages of their own without JavaScript), Run again, and the retention.
 import { Download, expect, test } from "@playwright/test";
 import { hydrated, screenshot, signIn } from "./helpers";
 
@@ -65,6 +66,12 @@ test("staff see every status but can neither create nor delete", async ({ page }
   );
   await expect(page.getByRole("button", { name: "New Export" })).toHaveCount(0);
   await expect(page.getByRole("button", { name: "Delete export" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Cancel export" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Run again" })).toHaveCount(0);
+  // The completed file says when it expires, and how long files are kept; no form to change it.
+  await expect(page.locator('tr[data-status="completed"] .expiry')).toContainText("Expires in 3 days");
+  await expect(page.getByText("Completed files are kept for 7 days, then deleted (the default).")).toBeVisible();
+  await expect(page.getByLabel("Keep files for")).toHaveCount(0);
   // Newest first; formats in capitals; one badge per status.
   await expect(rows(page).nth(0)).toContainText("De-identified dataset");
   await expect(rows(page).nth(0)).toContainText("CSV");
@@ -112,7 +119,12 @@ test("the admin sees the full list with every action", async ({ page }, info) =>
   await expect(rows(page)).toHaveCount(4);
   await expect(page.getByText("Dates are in Europe/London")).toBeVisible(); // the organisation's calendar
   await expect(page.getByRole("button", { name: "New Export" })).toBeVisible();
-  await expect(page.getByRole("button", { name: "Delete export" })).toHaveCount(4);
+  // Delete on every row but the one being produced; Cancel on the two still running; Run again on the failed one.
+  await expect(page.getByRole("button", { name: "Delete export" })).toHaveCount(3);
+  await expect(page.locator('tr[data-status="processing"]').getByRole("button", { name: "Delete export" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Cancel export" })).toHaveCount(2);
+  await expect(page.locator('tr[data-status="failed"]').getByRole("button", { name: "Run again" })).toHaveCount(1);
+  await expect(page.getByRole("button", { name: "Run again" })).toHaveCount(1);
   if (hydrated(info)) {
     await expect(page.locator("time").first()).not.toContainText("UTC"); // local time once live
     await screenshot(page, "03-list-every-status");
@@ -121,8 +133,7 @@ test("the admin sees the full list with every action", async ({ page }, info) =>
   }
 });
 
-test("Download opens a fresh signed link in a new tab", async ({ page, context }, info) => {
-  test.skip(!hydrated(info), "needs JavaScript");
+test("Download opens a fresh signed link in a new tab, with or without JavaScript", async ({ page, context }, info) => {
   await signIn(page, "admin@globex.test", info);
   // Listen on the new tab as soon as it exists: the download can start before a later listener.
   const download = await downloadFrom(page, context, page.locator("table.data-table"));
@@ -232,7 +243,7 @@ test("a request over the hourly limit is refused inside the dialog, saying why",
   await expect(rows(page)).toHaveCount(before);
 });
 
-test("deleting asks first, and removes only that row", async ({ page }, info) => {
+test("deleting asks first in the app's own dialog, and removes only that row", async ({ page }, info) => {
   test.skip(!hydrated(info), "needs JavaScript");
   await signIn(page, "admin@acme.test", info);
   const { before, dialog } = await requestAuditTrail(page);
@@ -247,23 +258,88 @@ test("deleting asks first, and removes only that row", async ({ page }, info) =>
   page.on("request", (request) => {
     if (request.url().includes("/api/delete_export_request")) deleteCalls += 1;
   });
-  page.once("dialog", (confirm) => confirm.dismiss());
-  await target.getByRole("button", { name: "Delete export" }).click();
+  const confirm = page.getByRole("alertdialog", { name: "Delete this export?" });
+  const opener = target.getByRole("button", { name: "Delete export" });
+  await opener.click();
+  await expect(confirm).toBeVisible();
+  await expect(confirm).toContainText("records are not touched");
+  // The safe choice has the focus; Esc keeps the export and gives the focus back.
+  await expect(confirm.getByRole("button", { name: "Keep it" })).toBeFocused();
+  await screenshot(page, "09-confirm-delete");
+  await page.keyboard.press("Escape");
+  await expect(confirm).toBeHidden();
+  await expect(opener).toBeFocused();
   await expect(rows(page)).toHaveCount(before + 1);
 
-  page.once("dialog", (confirm) => {
-    expect(confirm.message()).toContain("records are not touched");
-    confirm.accept();
-  });
-  await target.getByRole("button", { name: "Delete export" }).click();
+  await opener.click();
+  await confirm.getByRole("button", { name: "Delete export" }).click();
   if (before === 0) {
     await expect(page.getByRole("heading", { name: "No exports yet" })).toBeVisible();
   } else {
     await expect(rows(page)).toHaveCount(before);
     await expect(rows(page).first()).not.toContainText("Audit trail");
   }
-  // Dismissing sent nothing; confirming sent exactly one request.
+  // Keeping sent nothing; confirming sent exactly one request.
   expect(deleteCalls).toBe(1);
+});
+
+test("cancelling confirms in the dialog, and Run again queues the same export, highlighted", async ({ page }, info) => {
+  test.skip(!hydrated(info), "the dialog needs JavaScript");
+  await signIn(page, "admin@initech.test", info);
+  const row = page.locator('tr[data-status="pending"]').filter({ has: page.locator('td[data-label="Entity types"]', { hasText: /^Staff$/ }) });
+  await expect(row).toHaveCount(1);
+  await row.getByRole("button", { name: "Cancel export" }).click();
+  const confirm = page.getByRole("alertdialog", { name: "Cancel this export?" });
+  await expect(confirm.getByRole("button", { name: "Keep it running" })).toBeFocused();
+  await confirm.getByRole("button", { name: "Cancel export" }).click();
+  const cancelled = page.locator('tr[data-status="cancelled"]').filter({ has: page.locator('td[data-label="Entity types"]', { hasText: /^Staff$/ }) });
+  await expect(cancelled.locator(".badge-cancelled")).toHaveText("Cancelled");
+  await expect(cancelled.getByRole("button", { name: "Cancel export" })).toHaveCount(0);
+
+  await cancelled.getByRole("button", { name: "Run again" }).click();
+  await expect(page).toHaveURL(/\?highlight=[0-9a-f-]{36}$/);
+  await expect(page.getByRole("status")).toHaveText("Queued again. The new export is highlighted below.");
+  const highlighted = page.locator("tr.highlighted");
+  await expect(highlighted).toHaveCount(1);
+  await expect(highlighted).toContainText("Staff");
+  await expect(highlighted).toHaveAttribute("aria-current", "true");
+  await screenshot(page, "10-run-again-highlighted");
+});
+
+test("without JavaScript, Cancel and Delete confirm on pages of their own, and Run again is a form", async ({ page }, info) => {
+  test.skip(hydrated(info), "the pages are what works without JavaScript");
+  await signIn(page, "admin@initech.test", info);
+  const claimsRow = (status: string) =>
+    page.locator(`tr[data-status="${status}"]`).filter({ has: page.locator('td[data-label="Entity types"]', { hasText: /^Claims$/ }) });
+  await claimsRow("pending").getByRole("button", { name: "Cancel export" }).click();
+  await expect(page).toHaveURL(/\/settings\/exports\/[0-9a-f-]{36}\/cancel$/);
+  await expect(page.getByRole("heading", { name: "Cancel this export?" })).toBeVisible();
+  await page.getByRole("button", { name: "Cancel export" }).click();
+  await expect(page).toHaveURL(/\/settings\/exports$/);
+  await expect(claimsRow("cancelled").locator(".badge-cancelled")).toHaveText("Cancelled");
+
+  await claimsRow("cancelled").getByRole("button", { name: "Run again" }).click();
+  await expect(page).toHaveURL(/\?highlight=[0-9a-f-]{36}$/);
+  await expect(page.getByRole("status")).toContainText("highlighted below");
+  await expect(page.locator("tr.highlighted")).toContainText("Claims");
+
+  await claimsRow("cancelled").getByRole("button", { name: "Delete export" }).click();
+  await expect(page.getByRole("heading", { name: "Delete this export?" })).toBeVisible();
+  await page.getByRole("link", { name: "Keep it" }).click();
+  await expect(claimsRow("cancelled")).toHaveCount(1);
+  await claimsRow("cancelled").getByRole("button", { name: "Delete export" }).click();
+  await page.getByRole("button", { name: "Delete export" }).click();
+  await expect(page).toHaveURL(/\/settings\/exports$/);
+  await expect(claimsRow("cancelled")).toHaveCount(0);
+});
+
+test("an admin chooses how long files are kept", async ({ page }, info) => {
+  await signIn(page, "admin@initech.test", info);
+  const hours = page.getByLabel("Keep files for");
+  await hours.fill("48");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByText("Completed files are kept for 2 days, then deleted.")).toBeVisible();
+  await expect(page.getByLabel("Keep files for")).toHaveValue("48");
 });
 
 test("an admin scopes an export to last month's claims, fewer columns, and a stated purpose", async ({ page, context }, info) => {

@@ -74,7 +74,13 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
             format!("This export would hold about {rows} rows: confirm that all of them are needed."),
         ));
     }
-    queue_request(&caller, &valid, None).await
+    match queue_request(&caller, &valid, None).await? {
+        Queued::Created(created) => Ok(created),
+        Queued::Identical(_) => Err(AppError::internal(
+            "create_export_request",
+            "a new request matched as a rerun",
+        )),
+    }
 }
 
 /// Runs a failed, cancelled or expired request again: a new request with the same type, format,
@@ -91,25 +97,13 @@ pub async fn run_export_again(id: Uuid) -> Result<RunAgain, AppError> {
             message: "Only a failed, cancelled or expired export can be run again.".into(),
         });
     }
-    let mut tx = caller
-        .state
-        .db
-        .begin_serialized(caller.user.organization_id)
-        .await?;
-    let identical = repo::active(&mut tx, caller.user.organization_id)
-        .await?
-        .into_iter()
-        .find(|active| active.spec == original.spec && active.time_zone == original.time_zone);
-    tx.rollback().await?;
-    let outcome = match identical {
-        Some(queued) => RunAgain::AlreadyQueued(queued.id()),
-        None => {
-            let rerun = repo::RerunOf {
-                id,
-                time_zone: original.time_zone.name(),
-            };
-            RunAgain::Queued(queue_request(&caller, &original.spec, Some(rerun)).await?.id)
-        }
+    let rerun = repo::RerunOf {
+        id,
+        time_zone: original.time_zone.name(),
+    };
+    let outcome = match queue_request(&caller, &original.spec, Some(rerun)).await? {
+        Queued::Created(created) => RunAgain::Queued(created.id),
+        Queued::Identical(queued) => RunAgain::AlreadyQueued(queued),
     };
     let already = if matches!(outcome, RunAgain::AlreadyQueued(_)) {
         "&already=1"
@@ -124,25 +118,47 @@ pub async fn run_export_again(id: Uuid) -> Result<RunAgain, AppError> {
     Ok(outcome)
 }
 
+/// What [`queue_request`] did.
+#[cfg(feature = "ssr")]
+enum Queued {
+    Created(ExportRequest),
+    /// Running a request again, an identical one was already pending or processing: this one.
+    Identical(Uuid),
+}
+
 /// Checks the limits and queues `valid` for the caller, with its audit entry, then wakes the
-/// workers. The limit check, the insert and its audit entry commit together, one request of the
-/// organisation at a time on every process: concurrent requests cannot overshoot a limit.
+/// workers; running a request again, first looks for an identical one already waiting or
+/// running. The check, the limits, the insert and its audit entry commit together, one request
+/// of the organisation at a time on every process: concurrent requests cannot overshoot a limit
+/// or queue the same rerun twice.
 #[cfg(feature = "ssr")]
 async fn queue_request(
     caller: &crate::auth::guard::Authorized,
     valid: &crate::exports::catalog::ValidExport,
     rerun_of: Option<crate::exports::repo::RerunOf<'_>>,
-) -> Result<ExportRequest, AppError> {
+) -> Result<Queued, AppError> {
     use crate::{
         audit::{self, AuditEntry, AuditEvent},
         exports::{lifecycle, limits, queue, repo},
     };
     let (state, user) = (&caller.state, &caller.user);
-    let mut tx = state.db.begin_serialized(user.organization_id).await?;
-    let since = crate::db::now() - chrono::TimeDelta::hours(1);
-    let recent = repo::recent_requests(&mut tx, user.organization_id, user.user_id, since).await?;
+    // Read before the transaction: it holds a connection, and waiting for a second one while
+    // concurrent requests hold the rest would starve the pool.
     let retention =
         lifecycle::retention(&state.db, user.organization_id, state.config.worker.retention).await?;
+    let mut tx = state.db.begin_serialized(user.organization_id).await?;
+    if let Some(rerun) = rerun_of {
+        let identical = repo::active(&mut tx, user.organization_id)
+            .await?
+            .into_iter()
+            .find(|active| &active.spec == valid && active.time_zone.name() == rerun.time_zone);
+        if let Some(queued) = identical {
+            tx.rollback().await?;
+            return Ok(Queued::Identical(queued.id()));
+        }
+    }
+    let since = crate::db::now() - chrono::TimeDelta::hours(1);
+    let recent = repo::recent_requests(&mut tx, user.organization_id, user.user_id, since).await?;
     limits::check(
         &state.config.limits,
         &recent,
@@ -178,7 +194,7 @@ async fn queue_request(
     if let Err(error) = queue::announce(&state.db).await {
         tracing::warn!(error = %crate::error::LogSafe(&error), "could not notify workers; they will find the request by polling");
     }
-    Ok(created)
+    Ok(Queued::Created(created))
 }
 
 /// Cancels a pending request at once, or asks the worker producing one to stop (it does within

@@ -49,10 +49,10 @@ pub(super) fn RowActions(request: ExportRequest, viewer: Viewer) -> impl IntoVie
     view! {
         <div class="row-actions">
             {(status == ExportStatus::Completed).then(|| view! { <DownloadButton id failed=download_failed /> })}
-            {viewer.can_cancel(&request).then(|| view! { <ConfirmLink id what=Confirmable::Cancel /> })}
+            {viewer.can_cancel(&request).then(|| view! { <ConfirmButton id what=Confirmable::Cancel /> })}
             {(viewer.can_create && status.can_run_again()).then(|| view! { <RunAgainButton id /> })}
             {(viewer.can_delete && status != ExportStatus::Processing)
-                .then(|| view! { <ConfirmLink id what=Confirmable::Delete /> })}
+                .then(|| view! { <ConfirmButton id what=Confirmable::Delete /> })}
             {move || {
                 download_failed
                     .get()
@@ -85,35 +85,39 @@ fn DownloadButton(id: uuid::Uuid, failed: RwSignal<Option<String>>) -> impl Into
     }
 }
 
-/// Delete or Cancel: a link to its confirmation page; with JavaScript, the page's dialog.
+/// Delete or Cancel: a form that opens its confirmation page; with JavaScript, the page's dialog.
 #[component]
-fn ConfirmLink(id: uuid::Uuid, what: Confirmable) -> impl IntoView {
+fn ConfirmButton(id: uuid::Uuid, what: Confirmable) -> impl IntoView {
     let actions = expect_context::<RowActionsContext>();
-    let (href, label, class) = match what {
+    let (page, label, name, class) = match what {
         Confirmable::Delete => (
             routes::export_delete_page(id),
             "Delete",
+            "Delete export",
             "btn btn-danger-ghost btn-small",
         ),
         Confirmable::Cancel => (
             routes::export_cancel_page(id),
             "Cancel",
+            "Cancel export",
             "btn btn-secondary btn-small",
         ),
     };
     view! {
-        <a
-            href=href
-            class=class
-            role="button"
-            on:click=move |event| {
+        <form
+            method="get"
+            action=page
+            class="inline-form"
+            on:submit=move |event| {
                 event.prevent_default();
                 actions.confirm.ask(what, id);
             }
         >
-            {(what == Confirmable::Delete).then(|| view! { <TrashIcon /> })}
-            {label}
-        </a>
+            <button type="submit" class=class aria-label=name>
+                {(what == Confirmable::Delete).then(|| view! { <TrashIcon /> })}
+                {label}
+            </button>
+        </form>
     }
 }
 
