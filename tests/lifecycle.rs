@@ -557,7 +557,10 @@ async fn concurrent_runs_again_queue_one_request(backend: Backend) {
         answers.push(attempt.await.unwrap());
     }
     let queued: Vec<&Value> = answers.iter().filter_map(|answer| answer.get("Queued")).collect();
-    let already: Vec<&Value> = answers.iter().filter_map(|answer| answer.get("AlreadyQueued")).collect();
+    let already: Vec<&Value> = answers
+        .iter()
+        .filter_map(|answer| answer.get("AlreadyQueued"))
+        .collect();
     assert_eq!((queued.len(), already.len()), (1, 5), "{answers:?}");
     assert!(already.iter().all(|id| *id == queued[0]), "{answers:?}");
     assert_eq!(app.audit_count("export_request_created").await, 2);
