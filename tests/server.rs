@@ -290,3 +290,36 @@ async fn an_organisations_time_zone_is_set_by_its_iana_name_only() {
             .contains(&("initech-counselling".to_owned(), "UTC".to_owned()))
     );
 }
+
+/// The signed-in page renders whole every time on the real, multi-threaded server. A value of
+/// the page kept in thread-local storage (the confirmation dialog's opener, once) was dropped on
+/// another worker thread when the render finished, which panicked and cut the response off:
+/// more than half of these requests failed before the fix.
+#[tokio::test]
+async fn the_signed_in_page_renders_whole_every_time() {
+    let server = TestServer::start("renders-whole", &[("SEED_DEMO", "true")]);
+    let client = client();
+    let login = client
+        .post(server.url("/api/login"))
+        .form(&[("email", "admin@acme.test"), ("password", "demo-password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let token = session_cookie(login.headers()).expect("a session cookie");
+    for attempt in 0..40 {
+        let response = client
+            .get(server.url("/settings/exports"))
+            .header("cookie", format!("exports_session={token}"))
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("request {attempt}: {error}"));
+        assert_eq!(response.status(), 200);
+        let html = response
+            .text()
+            .await
+            .unwrap_or_else(|error| panic!("request {attempt}: {error}"));
+        assert!(html.contains("</html>"), "request {attempt} cut short");
+        assert!(html.contains("New Export"), "request {attempt}");
+    }
+}

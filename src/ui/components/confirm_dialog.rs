@@ -15,16 +15,11 @@ pub struct Question {
     pub keep: &'static str,
 }
 
-/// Opens `dialog` (remembering what had focus, to give it back on close).
-pub fn open(
-    dialog: NodeRef<html::Dialog>,
-    opener: StoredValue<Option<leptos::web_sys::HtmlElement>, LocalStorage>,
-) {
-    use leptos::wasm_bindgen::JsCast;
-    let focused = document()
-        .active_element()
-        .and_then(|element| element.dyn_into::<leptos::web_sys::HtmlElement>().ok());
-    opener.set_value(focused);
+/// Opens `dialog`; `opener` names (by its DOM id) the control that gets the focus back on close.
+/// An id, not the element: the page is also rendered on the server, where no element exists and
+/// values must be sendable between threads.
+pub fn open(dialog: NodeRef<html::Dialog>, opener: RwSignal<Option<String>>, opener_id: String) {
+    opener.set(Some(opener_id));
     if let Some(dialog) = dialog.get_untracked() {
         let _ = dialog.show_modal();
     }
@@ -33,8 +28,8 @@ pub fn open(
 #[component]
 pub fn ConfirmDialog(
     dialog: NodeRef<html::Dialog>,
-    /// What had focus when it opened: it gets it back.
-    opener: StoredValue<Option<leptos::web_sys::HtmlElement>, LocalStorage>,
+    /// The DOM id of what opened it: it gets the focus back.
+    opener: RwSignal<Option<String>>,
     question: Signal<Option<Question>>,
     /// Called when the user confirms; the dialog closes.
     on_confirm: Callback<()>,
@@ -53,7 +48,12 @@ pub fn ConfirmDialog(
             aria-labelledby="confirm-title"
             aria-describedby="confirm-message"
             on:close=move |_| {
-                if let Some(opener) = opener.get_value() {
+                use leptos::wasm_bindgen::JsCast;
+                let opener = opener
+                    .get_untracked()
+                    .and_then(|id| document().get_element_by_id(&id))
+                    .and_then(|element| element.dyn_into::<leptos::web_sys::HtmlElement>().ok());
+                if let Some(opener) = opener {
                     let _ = opener.focus();
                 }
             }

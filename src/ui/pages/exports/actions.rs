@@ -113,7 +113,7 @@ fn ConfirmButton(id: uuid::Uuid, what: Confirmable) -> impl IntoView {
                 actions.confirm.ask(what, id);
             }
         >
-            <button type="submit" class=class aria-label=name>
+            <button type="submit" id=what.button_id(id) class=class aria-label=name>
                 {(what == Confirmable::Delete).then(|| view! { <TrashIcon /> })}
                 {label}
             </button>

@@ -17,6 +17,14 @@ pub enum Confirmable {
 }
 
 impl Confirmable {
+    /// The DOM id of the row button that asks it.
+    pub fn button_id(self, id: Uuid) -> String {
+        match self {
+            Confirmable::Delete => format!("delete-{id}"),
+            Confirmable::Cancel => format!("cancel-{id}"),
+        }
+    }
+
     pub fn question(self) -> Question {
         match self {
             Confirmable::Delete => Question {
@@ -41,7 +49,7 @@ impl Confirmable {
 pub struct RowConfirmation {
     asking: RwSignal<Option<(Confirmable, Uuid)>>,
     dialog: NodeRef<html::Dialog>,
-    opener: StoredValue<Option<leptos::web_sys::HtmlElement>, LocalStorage>,
+    opener: RwSignal<Option<String>>,
     delete: ServerAction<DeleteExportRequest>,
     cancel: ServerAction<CancelExportRequest>,
 }
@@ -51,16 +59,17 @@ impl RowConfirmation {
         RowConfirmation {
             asking: RwSignal::new(None),
             dialog: NodeRef::new(),
-            opener: StoredValue::new_local(None),
+            opener: RwSignal::new(None),
             delete,
             cancel,
         }
     }
 
-    /// Opens the dialog to confirm `what` on request `id`.
+    /// Opens the dialog to confirm `what` on request `id` (asked by the row's button, which gets
+    /// the focus back).
     pub fn ask(self, what: Confirmable, id: Uuid) {
         self.asking.set(Some((what, id)));
-        confirm_dialog::open(self.dialog, self.opener);
+        confirm_dialog::open(self.dialog, self.opener, what.button_id(id));
     }
 
     pub fn dialog(self) -> impl IntoView {
