@@ -141,6 +141,26 @@ impl Db {
                         sqlx::Error::Configuration(format!("cannot create {}: {e}", dir.display()).into())
                     })?;
             }
+            // The database holds PHI: its file is the owner's alone, made so before SQLite opens
+            // it (its -wal and -shm files take the database file's mode).
+            let file = options.get_filename();
+            if !file.as_os_str().is_empty() && file != std::path::Path::new(":memory:") {
+                use std::os::unix::fs::OpenOptionsExt;
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(file)
+                {
+                    Ok(_) => {}
+                    Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(error) => {
+                        return Err(sqlx::Error::Configuration(
+                            format!("cannot create {}: {error}", file.display()).into(),
+                        ));
+                    }
+                }
+            }
             let options = options
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)

@@ -22,6 +22,16 @@ pub struct AppState {
     pub storage: ObjectStore,
     /// Rung when a request is queued, so this process's idle worker starts on it at once.
     pub new_requests: Arc<tokio::sync::Notify>,
+    /// The last readiness probe and when it ran: `/readyz` probes at most once a second, however
+    /// often it is asked (the local store's probe writes a file).
+    pub readiness: Arc<tokio::sync::Mutex<Option<(std::time::Instant, Readiness)>>>,
+}
+
+/// What the last readiness probe found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readiness {
+    pub database: bool,
+    pub storage: bool,
 }
 
 impl AppState {
@@ -32,6 +42,7 @@ impl AppState {
             db,
             storage,
             new_requests: Arc::default(),
+            readiness: Arc::default(),
         }
     }
 
@@ -44,6 +55,12 @@ impl AppState {
     /// Connects to the configured database and brings its schema up to date.
     pub async fn connect(config: Config) -> Result<AppState, Box<dyn std::error::Error>> {
         let url = &config.server.database_url;
+        if config.production() && url.starts_with("postgres") && !url.contains("sslmode=") {
+            tracing::warn!(
+                "DATABASE_URL names no sslmode: PHI may travel to Postgres unencrypted or to an unverified \
+                 server; add sslmode=verify-full"
+            );
+        }
         let db = Db::connect(url, config.server.database_max_connections)
             .await
             .map_err(|e| format!("cannot connect to the database at {}: {e}", redact_url(url)))?;

@@ -55,6 +55,19 @@ async fn readyz_says_whether_the_database_and_the_store_answer(backend: Backend)
 
     let s3 = TestApp::with_s3(backend, &[]).await;
     assert_eq!(get(&s3, "/readyz", None).await.status, StatusCode::OK);
+
+    // A probe's answer is reused for a second: a flood of /readyz probes the store once a second.
+    // The local store's bucket turned into a file is not ready, but only the next probe sees it.
+    assert_eq!(get(&app, "/readyz", None).await.status, StatusCode::OK);
+    let bucket = app.local_bucket();
+    std::fs::remove_dir_all(&bucket).unwrap();
+    std::fs::write(&bucket, b"not a directory").unwrap();
+    assert_eq!(get(&app, "/readyz", None).await.status, StatusCode::OK, "cached");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        get(&app, "/readyz", None).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
 }
 
 fn metric(text: &str, name: &str) -> f64 {

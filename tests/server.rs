@@ -81,7 +81,20 @@ async fn pages_allow_only_their_own_nonced_scripts_and_every_response_is_hardene
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
         assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
         assert!(headers.contains_key("content-security-policy"), "{path}");
+        // Only the static bundle may be cached; pages and answers carry the organisation's data.
+        let cache = headers.get("cache-control").map(|value| value.to_str().unwrap());
+        if path.starts_with("/pkg/") {
+            assert_ne!(cache, Some("no-store"), "{path}");
+        } else {
+            assert_eq!(cache, Some("no-store"), "{path}");
+        }
     }
+    let answer = client()
+        .post(server.url("/api/current_user"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["cache-control"], "no-store");
     let health = client().get(server.url("/healthz")).send().await.unwrap();
     assert!(
         health.headers()["content-security-policy"]
@@ -194,6 +207,11 @@ async fn a_fresh_clone_serves_with_the_readmes_defaults_and_the_demo_admin_signs
     let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "the data directory is the owner's alone");
     assert!(data.join("exports.db").is_file());
+    // The database and the development signing key are the owner's alone.
+    for file in ["exports.db", "signing.key"] {
+        let mode = std::fs::metadata(data.join(file)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
 
     let client = client();
     let login = client

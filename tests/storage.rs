@@ -92,6 +92,15 @@ async fn a_multi_megabyte_stream_round_trips(store: Store) {
     let key = key("export.csv");
     assert_eq!(put(storage, &key, &data).await, data.len() as u64);
     assert!(storage.exists(&key).await.unwrap());
+    if store == Store::Fs {
+        // A stored export is the owner's alone.
+        use std::os::unix::fs::PermissionsExt;
+        let file = app.local_bucket().join(key.as_str());
+        assert_eq!(
+            std::fs::metadata(file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
 
     let url = storage
         .signed_get_url(&key, HOUR, "Acme full export 2026-11-26.csv")

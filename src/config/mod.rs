@@ -254,14 +254,25 @@ env = "DEV"
     fn production_refuses_the_demo_seed() {
         let text = FILE.replace("env = \"DEV\"", "env = \"PROD\"");
         let secret = ("SIGNING_SECRET", "0123456789abcdef0123456789abcdef");
-        let config = load(&text, &[secret]).unwrap();
+        let token = ("METRICS_TOKEN", "a-metrics-token");
+        let config = load(&text, &[secret, token]).unwrap();
         assert!(config.production() && config.sessions.secure_cookies);
-        let message = load(&text, &[secret, ("SEED_DEMO", "true")])
+        let message = load(&text, &[secret, token, ("SEED_DEMO", "true")])
             .unwrap_err()
             .to_string();
         assert!(message.contains("SEED_DEMO"), "{message}");
         // Production never signs download links with a generated key.
-        let message = load(&text, &[]).unwrap_err().to_string();
+        let message = load(&text, &[token]).unwrap_err().to_string();
         assert!(message.contains("SIGNING_SECRET"), "{message}");
+    }
+
+    #[test]
+    fn production_refuses_open_metrics() {
+        let text = FILE.replace("env = \"DEV\"", "env = \"PROD\"");
+        let secret = ("SIGNING_SECRET", "0123456789abcdef0123456789abcdef");
+        let message = load(&text, &[secret]).unwrap_err().to_string();
+        assert!(message.contains("METRICS_TOKEN"), "{message}");
+        // Development keeps them open for the demo.
+        assert_eq!(load(FILE, &[]).unwrap().server.metrics_token, None);
     }
 }

@@ -16,7 +16,8 @@ pub struct ServerSettings {
     /// Seed the demo organisations into an empty database at start (never in production).
     /// `[app] seed-demo` (default false).
     pub seed_demo: bool,
-    /// When set, `/metrics` answers only `Authorization: Bearer <token>`. `METRICS_TOKEN`.
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`. `METRICS_TOKEN`;
+    /// required in production (the queue's depth is nobody else's business).
     pub metrics_token: Option<String>,
 }
 
@@ -58,12 +59,19 @@ impl ServerSettings {
                 "the demo (with its published password) is never seeded in production",
             ));
         }
+        let metrics_token = source.env_only("METRICS_TOKEN");
+        if production && metrics_token.is_none() {
+            return Err(ConfigError::invalid(
+                "METRICS_TOKEN",
+                "must be set in production: /metrics answers only requests bearing it",
+            ));
+        }
         Ok(ServerSettings {
             data_dir,
             database_url,
             database_max_connections: source.within("database-max-connections", 10, 1..=10_000)?,
             seed_demo,
-            metrics_token: source.env_only("METRICS_TOKEN"),
+            metrics_token,
         })
     }
 }

@@ -73,11 +73,22 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
 const DEFAULT_POLICY: &str =
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-/// Sets the security headers on every response; a page's own Content-Security-Policy (with its
-/// nonce, see `app::shell`) is kept.
+/// Sets the security headers on every response (and `Cache-Control: no-store` on all but the
+/// static bundle); a page's own Content-Security-Policy (with its nonce, see `app::shell`) is kept.
 pub async fn security_headers(request: Request, next: Next) -> Response {
+    // The bundle and its assets may be cached; everything else (pages, server functions' answers,
+    // signed downloads) carries the organisation's data and is stored by no cache.
+    let cacheable = ["/pkg/", "/favicon"]
+        .iter()
+        .any(|prefix| request.uri().path().starts_with(prefix));
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    if !cacheable {
+        headers.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
     headers
         .entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(header::HeaderValue::from_static(DEFAULT_POLICY));

@@ -25,7 +25,7 @@ use crate::{
     app::{App, shell},
     engine::worker::{Worker, WorkerContext},
     error::AppError,
-    state::AppState,
+    state::{AppState, Readiness},
     storage,
 };
 
@@ -73,11 +73,8 @@ async fn healthz() -> Json<serde_json::Value> {
 /// `GET /readyz`: 200 when the database and the object store both answer, else 503 naming
 /// which (never how: no hosts, keys or errors).
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let (database, storage) = tokio::join!(state.db.ping(), state.storage.ready());
-    if let Err(error) = &storage {
-        tracing::warn!(%error, "readiness: object store not ready");
-    }
-    let ready = database && storage.is_ok();
+    let Readiness { database, storage } = readiness(&state).await;
+    let ready = database && storage;
     let status = if ready {
         StatusCode::OK
     } else {
@@ -88,9 +85,33 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::
         Json(serde_json::json!({
             "status": if ready { "ready" } else { "unavailable" },
             "database": if database { "ok" } else { "unavailable" },
-            "storage": if storage.is_ok() { "ok" } else { "unavailable" },
+            "storage": if storage { "ok" } else { "unavailable" },
         })),
     )
+}
+
+/// How long a readiness probe's answer is reused.
+const READINESS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The database's and the store's readiness, probed at most once per [`READINESS_TTL`]: callers
+/// in between (and those waiting while a probe runs) share its answer.
+async fn readiness(state: &AppState) -> Readiness {
+    let mut last = state.readiness.lock().await;
+    if let Some((at, found)) = *last
+        && at.elapsed() < READINESS_TTL
+    {
+        return found;
+    }
+    let (database, storage) = tokio::join!(state.db.ping(), state.storage.ready());
+    if let Err(error) = &storage {
+        tracing::warn!(%error, "readiness: object store not ready");
+    }
+    let found = Readiness {
+        database,
+        storage: storage.is_ok(),
+    };
+    *last = Some((std::time::Instant::now(), found));
+    found
 }
 
 /// `GET /metrics`: Prometheus text; behind a bearer token when `METRICS_TOKEN` is set.

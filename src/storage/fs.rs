@@ -88,7 +88,14 @@ impl FsStore {
         let parent = path.parent().expect("keys have directories");
         tokio::fs::create_dir_all(parent).await?;
         let temp = self.partial_path(key);
-        let file = tokio::fs::File::create(&temp).await?;
+        // Exports hold PHI: readable by the owner only.
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temp)
+            .await?;
         Ok(FsWriter {
             file: Some(tokio::io::BufWriter::with_capacity(256 * 1024, file)),
             temp,
