@@ -104,10 +104,39 @@ async fn sign_in_sets_an_http_only_same_site_cookie(backend: Backend) {
         ])))
         .unwrap();
     let response = app.request(request).await;
+    let secure = response.set_cookie_header();
+    assert!(secure.contains("Secure"), "{secure}");
+    // …and carries the __Host- prefix; the session works under that name only, over HTTPS.
+    assert!(secure.starts_with("__Host-exports_session="), "{secure}");
+    let token = secure
+        .strip_prefix("__Host-exports_session=")
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .to_owned();
+    let me = |cookie: String, https: bool| {
+        let mut request = Request::post("/api/current_user").header(header::COOKIE, cookie);
+        if https {
+            request = request.header("x-forwarded-proto", "https");
+        }
+        app.request(request.body(Body::empty()).unwrap())
+    };
+    let signed_in = me(format!("__Host-exports_session={token}"), true).await.json();
+    assert_eq!(signed_in["email"], "admin@acme.test");
+    assert_eq!(
+        me(format!("exports_session={token}"), true).await.json(),
+        serde_json::Value::Null
+    );
+    // Over HTTPS every answer tells the browser to stay on HTTPS.
+    assert_eq!(
+        response.headers["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+    let plain = app
+        .request(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await;
     assert!(
-        response.set_cookie_header().contains("Secure"),
-        "{}",
-        response.set_cookie_header()
+        !plain.headers.contains_key("strict-transport-security"),
+        "no HSTS over plain HTTP"
     );
 }
 

@@ -75,7 +75,8 @@ struct UserRow {
 }
 
 pub async fn user_for_request(state: &AppState, parts: &Parts) -> Result<CurrentUser, AppError> {
-    let token = session::token_from(&parts.headers).ok_or(AppError::Unauthenticated)?;
+    let secure = crate::auth::request::secure(state, parts);
+    let token = session::token_from(&parts.headers, secure).ok_or(AppError::Unauthenticated)?;
     let db = &state.db;
     let session = session::lookup(db, &token, state.config.sessions.idle_timeout)
         .await?

@@ -14,6 +14,15 @@ use crate::db::{Db, now, with_db};
 
 pub const COOKIE_NAME: &str = "exports_session";
 
+/// Its name when the cookie is `Secure`: the `__Host-` prefix makes browsers accept it only from
+/// this host over HTTPS, with `Path=/` and no `Domain`, so no sibling subdomain can plant one.
+pub const SECURE_COOKIE_NAME: &str = "__Host-exports_session";
+
+/// The cookie's name for a connection that is `secure` or not.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure { SECURE_COOKIE_NAME } else { COOKIE_NAME }
+}
+
 /// Skip rewriting `last_seen_at` more often than this (or half the idle timeout, if shorter, so an
 /// active session never idles out): reads stay reads.
 const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
@@ -118,24 +127,27 @@ pub async fn purge_expired(db: &Db) -> Result<u64, sqlx::Error> {
     Ok(result)
 }
 
-/// The session token from the request's `Cookie` headers, if any.
-pub fn token_from(headers: &HeaderMap) -> Option<String> {
+/// The session token from the request's `Cookie` headers, if any: under the `__Host-` name on a
+/// secure connection (the plain name is then ignored), the plain name otherwise.
+pub fn token_from(headers: &HeaderMap, secure: bool) -> Option<String> {
+    let wanted = cookie_name(secure);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.to_owned())
         .filter(|value| !value.is_empty() && value.len() <= 128)
 }
 
 /// `Set-Cookie` for a new session: HttpOnly, SameSite=Lax, Secure when asked.
 pub fn cookie(token: &str, max_age: Duration, secure: bool) -> HeaderValue {
+    let name = cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
     let value = format!(
-        "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        "{name}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
         max_age.as_secs()
     );
     HeaderValue::from_str(&value).expect("token is URL-safe base64")
@@ -143,9 +155,10 @@ pub fn cookie(token: &str, max_age: Duration, secure: bool) -> HeaderValue {
 
 /// `Set-Cookie` that removes the session cookie.
 pub fn clear_cookie(secure: bool) -> HeaderValue {
+    let name = cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"
+        "{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"
     ))
     .expect("static cookie")
 }
@@ -161,9 +174,39 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("theme=dark; exports_session=abc-123; x=y"),
         );
-        assert_eq!(token_from(&headers).as_deref(), Some("abc-123"));
+        assert_eq!(token_from(&headers, false).as_deref(), Some("abc-123"));
         headers.insert(header::COOKIE, HeaderValue::from_static("exports_sessionx=nope"));
-        assert_eq!(token_from(&headers), None);
+        assert_eq!(token_from(&headers, false), None);
+    }
+
+    #[test]
+    fn over_https_only_the_host_prefixed_cookie_counts() {
+        let value = cookie("tok", Duration::from_secs(60), true);
+        let value = value.to_str().unwrap();
+        assert!(
+            value.starts_with("__Host-exports_session=tok; Path=/;"),
+            "{value}"
+        );
+        assert!(!value.contains("Domain"), "{value}");
+        assert!(
+            clear_cookie(true)
+                .to_str()
+                .unwrap()
+                .starts_with("__Host-exports_session=;")
+        );
+        let mut headers = HeaderMap::new();
+        // A plain-named cookie (say, planted by a sibling subdomain) is not a session over HTTPS.
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("exports_session=planted"),
+        );
+        assert_eq!(token_from(&headers, true), None);
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("exports_session=planted; __Host-exports_session=real"),
+        );
+        assert_eq!(token_from(&headers, true).as_deref(), Some("real"));
+        assert_eq!(token_from(&headers, false).as_deref(), Some("planted"));
     }
 
     #[test]

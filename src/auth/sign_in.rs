@@ -70,7 +70,7 @@ pub async fn sign_in(email: &str, password: &str) -> Result<Uuid, AppError> {
     };
 
     // Rotation: whatever session this browser carried ends here; the new one has a new id.
-    if let Some(previous) = session::token_from(&parts.headers) {
+    if let Some(previous) = session::token_from(&parts.headers, secure(&state, &parts)) {
         session::destroy(db, &previous).await?;
     }
     let timeout = state.config.sessions.absolute_timeout;
@@ -95,7 +95,7 @@ pub async fn sign_out() -> Result<(), AppError> {
     if let Ok(user) = user_for_request(&state, &parts).await {
         audit::record(&state.db, AuditEntry::new(AuditEvent::Logout).by(&user)).await?;
     }
-    if let Some(token) = session::token_from(&parts.headers) {
+    if let Some(token) = session::token_from(&parts.headers, secure(&state, &parts)) {
         session::destroy(&state.db, &token).await?;
     }
     set_cookie(session::clear_cookie(secure(&state, &parts)));

@@ -81,12 +81,25 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     let cacheable = ["/pkg/", "/favicon"]
         .iter()
         .any(|prefix| request.uri().path().starts_with(prefix));
+    // Served over HTTPS (directly, or behind a proxy that says so): browsers should never come
+    // back over plain HTTP. (A client lying in the header only pins its own browser.)
+    let https = request.uri().scheme_str() == Some("https")
+        || request
+            .headers()
+            .get("x-forwarded-proto")
+            .is_some_and(|proto| proto == "https");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     if !cacheable {
         headers.insert(
             header::CACHE_CONTROL,
             header::HeaderValue::from_static("no-store"),
+        );
+    }
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            header::HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         );
     }
     headers
