@@ -28,6 +28,7 @@ on_both_databases!(
     a_wrong_password_or_unknown_email_is_refused_alike,
     failed_sign_ins_are_throttled_per_account,
     failed_sign_ins_are_throttled_per_address,
+    an_ipv6_client_is_throttled_by_its_slash_64_behind_two_proxies,
     a_parallel_burst_cannot_slip_past_the_throttle,
     signing_in_rotates_the_session,
     signing_out_kills_the_session,
@@ -234,6 +235,44 @@ async fn failed_sign_ins_are_throttled_per_address(backend: Backend) {
     assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
     let other = attempt("admin@acme.test".into(), "198.51.100.2", DEMO_PASSWORD).await;
     assert_eq!(other.status, StatusCode::OK, "{}", other.text());
+}
+
+async fn an_ipv6_client_is_throttled_by_its_slash_64_behind_two_proxies(backend: Backend) {
+    let app = TestApp::seeded_with(backend, &[("TRUST_PROXY", "true"), ("TRUST_PROXY_HOPS", "2")], 10).await;
+    // The client's own line, then the CDN's entry for the client and the load balancer's for the
+    // CDN, on a second line: the client is two hops from the right.
+    let attempt = |email: String, client: String, password: &'static str| {
+        let request = Request::post("/api/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("x-forwarded-for", "192.0.2.1")
+            .header("x-forwarded-for", format!("{client}, 198.51.100.10"))
+            .body(Body::from(common::form_encode(&[
+                ("email", &email),
+                ("password", password),
+            ])))
+            .unwrap();
+        app.request(request)
+    };
+    // Every failure from another address of the same /64.
+    for i in 0..data_exports::auth::throttle::PER_ADDRESS {
+        let client = format!("2001:db8:1:2::{:x}", i + 1);
+        let response = attempt(format!("user{i}@nowhere.test"), client, "wrong-password").await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    }
+    let blocked = attempt(
+        "admin@acme.test".into(),
+        "2001:db8:1:2:ffff::9".into(),
+        DEMO_PASSWORD,
+    )
+    .await;
+    assert_eq!(
+        blocked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        blocked.text()
+    );
+    let neighbour = attempt("admin@acme.test".into(), "2001:db8:1:3::1".into(), DEMO_PASSWORD).await;
+    assert_eq!(neighbour.status, StatusCode::OK, "{}", neighbour.text());
 }
 
 async fn signing_in_rotates_the_session(backend: Backend) {

@@ -9,7 +9,7 @@ use crate::{
         accounts,
         guard::user_for_request,
         password,
-        request::{client_address, request_parts, secure, set_cookie},
+        request::{client_address, request_parts, secure, set_cookie, throttle_key},
         session, throttle,
     },
     error::AppError,
@@ -32,9 +32,12 @@ pub async fn sign_in(email: &str, password: &str) -> Result<Uuid, AppError> {
         return Err(AppError::validation("password", "That password is too long."));
     }
 
-    let address = client_address(&parts, state.config.sessions.trust_proxy);
-    let attempt_at = throttle::record_attempt(db, &email, &address).await?;
-    if throttle::is_locked(db, &email, &address).await? {
+    let sessions = &state.config.sessions;
+    let address = client_address(&parts, sessions.trust_proxy.then_some(sessions.trust_proxy_hops));
+    // Throttled by the address's block (an IPv6 client's /64); audited as it came.
+    let block = throttle_key(&address);
+    let attempt_at = throttle::record_attempt(db, &email, &block).await?;
+    if throttle::is_locked(db, &email, &block).await? {
         audit::record(
             db,
             AuditEntry::new(AuditEvent::LoginThrottled).payload(serde_json::json!({ "address": address })),
@@ -76,7 +79,7 @@ pub async fn sign_in(email: &str, password: &str) -> Result<Uuid, AppError> {
     let timeout = state.config.sessions.absolute_timeout;
     let token = session::create(db, account.user_id, organization_id, timeout).await?;
     set_cookie(session::cookie(&token, timeout, secure(&state, &parts)));
-    throttle::forgive(db, &email, &address, attempt_at).await?;
+    throttle::forgive(db, &email, &block, attempt_at).await?;
     audit::record(
         db,
         AuditEntry::new(AuditEvent::LoginSucceeded)

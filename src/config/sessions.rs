@@ -18,6 +18,9 @@ pub struct SessionSettings {
     /// Trust `X-Forwarded-For` for the client address (only behind your own proxy).
     /// `[app] trust-proxy` (default false).
     pub trust_proxy: bool,
+    /// How many proxies of yours append to `X-Forwarded-For` (a CDN in front of a load balancer
+    /// is 2): the client is that many hops from the right. `[app] trust-proxy-hops` (1, 1–10).
+    pub trust_proxy_hops: u32,
 }
 
 impl SessionSettings {
@@ -27,6 +30,7 @@ impl SessionSettings {
             absolute_timeout: source.secs("session-absolute-timeout-secs", 12 * 60 * 60)?,
             secure_cookies: source.or("secure-cookies", production)?,
             trust_proxy: source.or("trust-proxy", false)?,
+            trust_proxy_hops: source.within("trust-proxy-hops", 1, 1..=10)?,
         })
     }
 }
