@@ -6,18 +6,54 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
+use uuid::Uuid;
 
 use super::export_details::details_in_address;
 use crate::{
     api::exports::{CancelExportRequest, DeleteExportRequest},
     auth::model::Permission,
-    exports::model::ExportDetails,
     routes,
     ui::components::{
+        confirm_dialog::Question,
         error_message::{ErrorMessage, ErrorPlace},
         permission_gate::PermissionGate,
     },
 };
+
+/// What a row asks to confirm, on its page here or in the list's dialog; one wording for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmable {
+    Delete,
+    Cancel,
+}
+
+impl Confirmable {
+    /// The DOM id of the list's row button that asks it.
+    pub fn button_id(self, id: Uuid) -> String {
+        match self {
+            Confirmable::Delete => format!("delete-{id}"),
+            Confirmable::Cancel => format!("cancel-{id}"),
+        }
+    }
+
+    pub fn question(self) -> Question {
+        match self {
+            Confirmable::Delete => Question {
+                title: "Delete this export?",
+                message: "Its file is deleted and it leaves this list. Your organisation's records are not touched, \
+                          and the audit log keeps its history.",
+                confirm: "Delete export",
+                keep: "Keep it",
+            },
+            Confirmable::Cancel => Question {
+                title: "Cancel this export?",
+                message: "It stops within seconds and leaves no file. You can run it again later.",
+                confirm: "Cancel export",
+                keep: "Keep it running",
+            },
+        }
+    }
+}
 
 #[component]
 pub fn ConfirmDeletePage() -> impl IntoView {
@@ -28,16 +64,13 @@ pub fn ConfirmDeletePage() -> impl IntoView {
         <Title text="Delete export" />
         <PermissionGate permission=Permission::DeleteExports>
             <ConfirmView
-                title="Delete this export?"
-                message="Its file is deleted and it leaves the list. Your organisation's records are not touched, and the audit log keeps its history."
-                keep="Keep it"
+                what=Confirmable::Delete
                 error=Signal::derive(move || action.value().get().and_then(Result::err).map(|e| e.to_string()))
-                form=move |details: &ExportDetails| {
-                    let id = details.request.id;
+                form=move |id: Uuid, label: &'static str| {
                     view! {
                         <ActionForm action>
                             <input type="hidden" name="id" value=id.to_string() />
-                            <button type="submit" class="btn btn-danger">"Delete export"</button>
+                            <button type="submit" class="btn btn-danger">{label}</button>
                         </ActionForm>
                     }
                 }
@@ -55,16 +88,13 @@ pub fn ConfirmCancelPage() -> impl IntoView {
         // Its requester may cancel it too: the server decides, and says so if not.
         <PermissionGate permission=Permission::ViewExports>
             <ConfirmView
-                title="Cancel this export?"
-                message="It stops within seconds and leaves no file. You can run it again later."
-                keep="Keep it running"
+                what=Confirmable::Cancel
                 error=Signal::derive(move || action.value().get().and_then(Result::err).map(|e| e.to_string()))
-                form=move |details: &ExportDetails| {
-                    let id = details.request.id;
+                form=move |id: Uuid, label: &'static str| {
                     view! {
                         <ActionForm action>
                             <input type="hidden" name="id" value=id.to_string() />
-                            <button type="submit" class="btn btn-danger">"Cancel export"</button>
+                            <button type="submit" class="btn btn-danger">{label}</button>
                         </ActionForm>
                     }
                 }
@@ -96,18 +126,22 @@ where
 /// The export in a sentence, the question, the confirming form and the way back.
 #[component]
 fn ConfirmView<F, V>(
-    title: &'static str,
-    message: &'static str,
-    keep: &'static str,
+    what: Confirmable,
     error: Signal<Option<String>>,
-    /// The confirming form, for the export shown.
+    /// The confirming form, for the export shown (its id) with its button's label.
     form: F,
 ) -> impl IntoView
 where
-    F: Fn(&ExportDetails) -> V + Send + Sync + Copy + 'static,
+    F: Fn(Uuid, &'static str) -> V + Send + Sync + Copy + 'static,
     V: IntoView + 'static,
 {
     let details = details_in_address();
+    let Question {
+        title,
+        message,
+        confirm,
+        keep,
+    } = what.question();
     view! {
         <section class="page narrow-page confirm-page">
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -129,7 +163,7 @@ where
                                 {move || error.get().map(|message| view! { <ErrorMessage message /> })}
                                 <div class="modal-actions">
                                     <a class="btn btn-secondary" href=routes::EXPORTS_PAGE>{keep}</a>
-                                    {form(&details)}
+                                    {form(details.request.id, confirm)}
                                 </div>
                             }
                                 .into_any()

@@ -89,20 +89,20 @@ fn DownloadButton(id: uuid::Uuid, failed: RwSignal<Option<String>>) -> impl Into
 #[component]
 fn ConfirmButton(id: uuid::Uuid, what: Confirmable) -> impl IntoView {
     let actions = expect_context::<RowActionsContext>();
-    let (page, label, name, class) = match what {
+    let (page, label, class) = match what {
         Confirmable::Delete => (
             routes::export_delete_page(id),
             "Delete",
-            "Delete export",
             "btn btn-danger-ghost btn-small",
         ),
         Confirmable::Cancel => (
             routes::export_cancel_page(id),
             "Cancel",
-            "Cancel export",
             "btn btn-secondary btn-small",
         ),
     };
+    // Named as the confirmation's own button ("Delete export"), for screen readers and tests.
+    let name = what.question().confirm;
     view! {
         <form
             method="get"

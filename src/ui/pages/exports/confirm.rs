@@ -4,45 +4,11 @@
 use leptos::{html, prelude::*};
 use uuid::Uuid;
 
+pub use crate::ui::pages::export_confirm::Confirmable;
 use crate::{
     api::exports::{CancelExportRequest, DeleteExportRequest},
-    ui::components::confirm_dialog::{self, ConfirmDialog, Question},
+    ui::components::confirm_dialog::{self, ConfirmDialog},
 };
-
-/// What a row asks to confirm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Confirmable {
-    Delete,
-    Cancel,
-}
-
-impl Confirmable {
-    /// The DOM id of the row button that asks it.
-    pub fn button_id(self, id: Uuid) -> String {
-        match self {
-            Confirmable::Delete => format!("delete-{id}"),
-            Confirmable::Cancel => format!("cancel-{id}"),
-        }
-    }
-
-    pub fn question(self) -> Question {
-        match self {
-            Confirmable::Delete => Question {
-                title: "Delete this export?",
-                message: "Its file is deleted and it leaves this list. Your organisation's records are not touched, \
-                          and the audit log keeps its history.",
-                confirm: "Delete export",
-                keep: "Keep it",
-            },
-            Confirmable::Cancel => Question {
-                title: "Cancel this export?",
-                message: "It stops within seconds and leaves no file. You can run it again later.",
-                confirm: "Cancel export",
-                keep: "Keep it running",
-            },
-        }
-    }
-}
 
 /// The page's one confirmation dialog and what it is asking about.
 #[derive(Clone, Copy)]
