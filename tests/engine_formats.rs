@@ -9,14 +9,20 @@
 
 mod common;
 
+use chrono::Datelike;
 use common::{
     Backend, OTHER_MARKER, RequestStatus, TestApp, count, create_export, download, fixture, other_fixture,
     read_back, request_state, setup_fixture, strings, work,
 };
 use data_exports::{
-    engine::{value::Value, worker::Outcome},
+    audit::{self, AuditEntry, AuditEvent},
+    engine::{
+        source::{EntityReader, Order, Snapshot},
+        value::Value,
+        worker::Outcome,
+    },
     exports::model::{ExportFormat, ExportType},
-    records::EntityType,
+    records::{Deidentify, EntityType},
     with_db,
 };
 use serde_json::json;
@@ -24,6 +30,8 @@ use serde_json::json;
 on_both_databases!(
     every_type_in_every_format_reads_back_exactly,
     de_identified_exports_keep_no_identifier,
+    de_identified_files_line_up_with_no_other_file,
+    a_shuffled_read_returns_every_row_once_and_lets_writers_in,
     an_export_never_contains_another_organisations_rows,
     exports_are_stored_on_s3_and_downloaded_from_it,
 );
@@ -210,7 +218,8 @@ async fn de_identified_exports_keep_no_identifier(backend: Backend) {
     let all = ["clients", "appointments", "encounters", "claims", "staff"];
     for format in [ExportFormat::Json, ExportFormat::Csv] {
         let id = create_export(&app, &cookie, "deidentified_dataset", format.key(), &all).await;
-        assert!(matches!(work(&app).await, Outcome::Completed(_)));
+        let outcome = work(&app).await;
+        assert!(matches!(outcome, Outcome::Completed(_)), "{outcome:?}");
         let bytes = download(&app, &cookie, id).await;
         // The records as written (inside the ZIP's CSVs too, not only its compressed bytes),
         // without the manifest, whose instants and request id are not the organisation's data
@@ -282,31 +291,40 @@ async fn de_identified_exports_keep_no_identifier(backend: Backend) {
             ]
         );
         let rows = clients["rows"].as_array().unwrap();
-        // Rows stay in real-id order: Seán (born 1930), Ada (1985), the third (1999).
-        assert_eq!(rows[0][1], "90+", "over 89: no birth year");
-        assert_eq!(rows[1][1], "1985");
-        assert_eq!(rows[0][4], "000", "restricted ZIP3 036");
-        assert_eq!(rows[1][4], "941");
-        assert_eq!(rows[2][4], serde_json::Value::Null, "not a ZIP code: withheld");
-        assert_eq!(rows[0][6], "2021", "dates keep the year only");
+        // Rows come in an order of their own: each client is found by what the file says of them.
+        let client = |born: &str| {
+            rows.iter()
+                .find(|row| row[1] == born)
+                .unwrap_or_else(|| panic!("{format:?}: no client born {born}"))
+        };
+        let (sean, ada, third) = (client("90+"), client("1985"), client("1999"));
+        assert_eq!(rows.len(), 3);
+        assert_eq!(sean[4], "000", "restricted ZIP3 036");
+        assert_eq!(ada[4], "941");
+        assert_eq!(third[4], serde_json::Value::Null, "not a ZIP code: withheld");
+        assert_eq!(sean[6], "2021", "dates keep the year only");
         for row in rows {
             let pseudonym = row[0].as_str().unwrap();
             assert_eq!(pseudonym.len(), 32);
             assert!(pseudonym.bytes().all(|b| b.is_ascii_hexdigit()));
         }
-        // Pseudonyms still join: the first appointment is Seán's, the encounter is of that
-        // appointment, and Seán's first claim is his.
+        // Pseudonyms still join: Seán's appointment is the 50-minute one, Ada's the 30-minute
+        // one; the encounter is of Seán's appointment; the claim with an encounter is his.
         let appointments = file["entities"]["appointments"]["rows"].as_array().unwrap();
-        assert_eq!(appointments[0][1], rows[0][0]);
-        assert_eq!(appointments[1][1], rows[1][0]);
+        let appointment = |minutes: &str| appointments.iter().find(|row| row[4] == minutes).unwrap();
+        assert_eq!(appointment("50")[1], sean[0]);
+        assert_eq!(appointment("30")[1], ada[0]);
         assert_eq!(
-            appointments[0][3], "2024",
+            appointment("50")[3],
+            "2024",
             "appointment instants keep the year only"
         );
         let encounters = file["entities"]["encounters"]["rows"].as_array().unwrap();
-        assert_eq!(encounters[0][3], appointments[0][0]);
+        assert_eq!(encounters[0][3], appointment("50")[0]);
         let claims = file["entities"]["claims"]["rows"].as_array().unwrap();
-        assert_eq!(claims[0][1], rows[0][0]);
+        let (with_encounter, without): (Vec<_>, Vec<_>) = claims.iter().partition(|row| !row[2].is_null());
+        assert_eq!(with_encounter[0][1], sean[0]);
+        assert_eq!(without[0][1], ada[0]);
         let staff_header = &file["entities"]["staff"]["header"];
         assert_eq!(staff_header, &json!(["id", "job_title", "hired_on", "active"]));
     }
@@ -320,6 +338,242 @@ async fn de_identified_exports_keep_no_identifier(backend: Backend) {
     for payload in completions_audited(&app).await {
         assert_eq!(payload["pii_phi_filtered"], true);
     }
+}
+
+/// One entity's table of a downloaded file.
+struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<serde_json::Value>>,
+}
+
+impl Table {
+    /// What Safe Harbor leaves of each row, as text, in file order: the columns kept as they
+    /// are, the years of the dates, and birth years as a de-identified file gives them.
+    fn kept(&self, entity: EntityType) -> Vec<String> {
+        let kept: Vec<(usize, Option<Deidentify>)> = ExportType::DeidentifiedDataset
+            .columns(entity)
+            .iter()
+            .filter(|c| !matches!(c.deidentify, Deidentify::Pseudonym | Deidentify::Zip3))
+            .map(|c| {
+                let at = self.header.iter().position(|h| h == c.name).unwrap();
+                (at, (c.deidentify != Deidentify::Keep).then_some(c.deidentify))
+            })
+            .collect();
+        // A birth year of someone who may be 90 or older (see `Deidentify::BirthYear`).
+        let old = |year: &str| chrono::Utc::now().year() - year.parse::<i32>().unwrap() >= 90;
+        self.rows
+            .iter()
+            .map(|row| {
+                kept.iter()
+                    .map(|&(at, year)| {
+                        let text = row[at].as_str().unwrap_or("").to_owned();
+                        match year.filter(|_| text.len() >= 4 && text != "90+") {
+                            Some(Deidentify::BirthYear) if old(&text[..4]) => "90+".to_owned(),
+                            Some(_) => text[..4].to_owned(),
+                            None => text,
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect()
+    }
+}
+
+/// Downloads request `id`'s file and returns its tables by entity key.
+async fn tables_of(
+    app: &TestApp,
+    cookie: &str,
+    id: uuid::Uuid,
+    format: ExportFormat,
+    entities: usize,
+) -> std::collections::BTreeMap<String, Table> {
+    let bytes = download(app, cookie, id).await;
+    let file = read_back(&bytes, format.extension(entities), "");
+    file["entities"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(key, table)| {
+            let header = strings(&table["header"]).into_iter().map(String::from).collect();
+            let rows = table["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|row| row.as_array().unwrap().clone())
+                .collect();
+            (key.clone(), Table { header, rows })
+        })
+        .collect()
+}
+
+/// At how many positions two files' rows say the same.
+fn aligned(one: &[String], other: &[String]) -> usize {
+    one.iter().zip(other).filter(|(a, b)| a == b).count()
+}
+
+/// How often two different rows of `rows` say the same: the alignment a random order gives.
+fn chance(rows: &[String]) -> f64 {
+    let n = rows.len();
+    let same = (0..n)
+        .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+        .filter(|&(i, j)| rows[i] == rows[j])
+        .count();
+    same as f64 / (n * (n - 1)) as f64
+}
+
+/// The issue that found this: row *i* of a de-identified file was row *i* of an identified
+/// export of the same records (read in real-id order), and of every other de-identified export.
+async fn de_identified_files_line_up_with_no_other_file(backend: Backend) {
+    let app = TestApp::seeded_with(backend, &[], 600).await;
+    let cookie = app.login("admin@acme.test").await;
+    let keys = ["clients", "appointments"];
+    for format in [ExportFormat::Csv, ExportFormat::Json] {
+        let mut files = Vec::new();
+        for export_type in ["selected_records", "deidentified_dataset", "deidentified_dataset"] {
+            let id = create_export(&app, &cookie, export_type, format.key(), &keys).await;
+            assert!(
+                matches!(work(&app).await, Outcome::Completed(_)),
+                "{format:?} {export_type}"
+            );
+            files.push(tables_of(&app, &cookie, id, format, keys.len()).await);
+        }
+        let [identified, first, second] = &files[..] else {
+            unreachable!()
+        };
+        for entity in [EntityType::Clients, EntityType::Appointments] {
+            let key = entity.key();
+            let context = format!("{format:?}, {key}");
+            let (plain, one, two) = (
+                identified[key].kept(entity),
+                first[key].kept(entity),
+                second[key].kept(entity),
+            );
+            let n = plain.len();
+            assert!(n >= 60, "{context}: {n} rows are too few to tell");
+            // The same records, every one of them.
+            let sorted = |rows: &[String]| {
+                let mut rows = rows.to_vec();
+                rows.sort();
+                rows
+            };
+            assert_eq!(sorted(&one), sorted(&plain), "{context}");
+            assert_eq!(sorted(&two), sorted(&plain), "{context}");
+            // Rows differ enough that an order shared by two files would show (in real-id
+            // order, every position agreed); a fresh order agrees about as often as chance.
+            let expected = chance(&plain) * n as f64;
+            assert!(
+                expected < n as f64 / 8.0,
+                "{context}: rows too alike to tell ({expected:.1} of {n})"
+            );
+            let limit = (expected + 4.0 * expected.sqrt() + 4.0) as usize;
+            for (what, a, b) in [
+                ("identified", &plain, &one),
+                ("identified", &plain, &two),
+                ("de-identified", &one, &two),
+            ] {
+                let same = aligned(a, b);
+                assert!(
+                    same <= limit,
+                    "{context}: {same} of {n} rows line up with the {what} file (chance: {expected:.1})"
+                );
+            }
+            // Nor do the pseudonyms (each file has its own).
+            let ids = |table: &Table| {
+                table
+                    .rows
+                    .iter()
+                    .map(|row| row[0].to_string())
+                    .collect::<std::collections::BTreeSet<_>>()
+            };
+            assert!(ids(&first[key]).is_disjoint(&ids(&second[key])), "{context}");
+        }
+        // Within each file, appointments still join their clients: as many per client as in the
+        // identified file.
+        for file in [identified, first, second] {
+            let mut per_client = std::collections::BTreeMap::<String, usize>::new();
+            let clients: std::collections::BTreeSet<String> = file["clients"]
+                .rows
+                .iter()
+                .map(|row| row[0].as_str().unwrap().to_owned())
+                .collect();
+            for row in &file["appointments"].rows {
+                let client = row[1].as_str().unwrap().to_owned();
+                assert!(
+                    clients.contains(&client),
+                    "{format:?}: an appointment of no client in the file"
+                );
+                *per_client.entry(client).or_default() += 1;
+            }
+            let mut counts: Vec<usize> = per_client.into_values().collect();
+            counts.sort();
+            let mut want: Vec<usize> = {
+                let mut per_client = std::collections::BTreeMap::<String, usize>::new();
+                for row in &identified["appointments"].rows {
+                    *per_client.entry(row[1].as_str().unwrap().to_owned()).or_default() += 1;
+                }
+                per_client.into_values().collect()
+            };
+            want.sort();
+            assert_eq!(counts, want, "{format:?}");
+        }
+    }
+}
+
+/// The shuffled read itself: each row exactly once, in an order that is neither the ids' nor
+/// the last read's, while other connections go on writing (SQLite's temporary table is not the
+/// database's write lock).
+async fn a_shuffled_read_returns_every_row_once_and_lets_writers_in(backend: Backend) {
+    let app = TestApp::seeded_with(backend, &[], 600).await;
+    let db = &app.state.db;
+    let acme = common::organization_id(&app, "acme-behavioral-health").await;
+    let columns = EntityType::Appointments.columns().to_vec();
+    let mut orders = Vec::new();
+    for _ in 0..2 {
+        let mut snapshot = Snapshot::open(db).await.unwrap();
+        let mut reader = EntityReader::new(
+            acme,
+            EntityType::Appointments,
+            columns.clone(),
+            None,
+            Order::Shuffled,
+            64,
+        );
+        let mut ids = Vec::new();
+        while let Some(batch) = snapshot.next_batch(&mut reader).await.unwrap() {
+            assert!(batch.len() <= 64);
+            ids.extend(batch.into_iter().map(|row| match &row[0] {
+                Value::Text(id) => id.clone(),
+                other => panic!("{other:?}"),
+            }));
+            // Another connection writes while the read is under way, within the busy timeout.
+            let write = audit::record(db, AuditEntry::new(AuditEvent::AccessDenied).organization(acme));
+            tokio::time::timeout(std::time::Duration::from_secs(2), write)
+                .await
+                .expect("a writer waited on the shuffled read")
+                .unwrap();
+        }
+        snapshot.close().await.unwrap();
+        orders.push(ids);
+    }
+    let stored: Vec<String> = with_db!(db, pool => {
+        sqlx::query_scalar::<_, uuid::Uuid>("SELECT id FROM appointments WHERE organization_id = $1 ORDER BY id")
+            .bind(acme).fetch_all(pool).await.unwrap()
+    })
+    .into_iter()
+    .map(|id| id.to_string())
+    .collect();
+    assert_eq!(stored.len(), 600);
+    for order in &orders {
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(sorted, stored, "every row exactly once");
+        assert!(aligned(order, &stored) < 30, "close to id order");
+    }
+    assert!(
+        aligned(&orders[0], &orders[1]) < 30,
+        "two reads in nearly the same order"
+    );
 }
 
 /// `text` with every run of exactly 32 hex digits (a pseudonym) replaced by `#`.

@@ -48,10 +48,12 @@ impl Deidentifier {
             (Deidentify::Keep, value) => value,
             (Deidentify::Year, Value::Date(date)) => Value::Int(i64::from(date.year())),
             (Deidentify::Year, Value::Timestamp(at)) => Value::Int(i64::from(at.year())),
-            (Deidentify::BirthYear, Value::Date(born)) => match self.today.years_since(born) {
-                Some(age) if age >= 90 => Value::Text(AGE_90_OR_OLDER.into()),
-                _ => Value::Int(i64::from(born.year())),
-            },
+            // Any year that could be the birth year of someone 90 or older today (born on its
+            // first day): the year itself would say the age is over 89.
+            (Deidentify::BirthYear, Value::Date(born)) if self.today.year() - born.year() >= 90 => {
+                Value::Text(AGE_90_OR_OLDER.into())
+            }
+            (Deidentify::BirthYear, Value::Date(born)) => Value::Int(i64::from(born.year())),
             (Deidentify::Zip3, Value::Text(zip)) => zip3(&zip).map_or(Value::Null, Value::Text),
             (Deidentify::Pseudonym, Value::Text(id)) => Value::Text(self.pseudonym(&id)),
             // A rule applied to a value it does not fit: withhold rather than guess.
@@ -117,22 +119,23 @@ mod tests {
     }
 
     #[test]
-    fn birth_years_group_everyone_90_or_older() {
-        let d = deidentifier();
+    fn birth_years_that_could_be_90_or_older_are_grouped() {
+        let d = deidentifier(); // today: 26 Nov 2026
         let born = |y, m, day| Value::Date(NaiveDate::from_ymd_opt(y, m, day).unwrap());
-        // 89 until the day before the 90th birthday, 90 from it.
+        let over_89 = Value::Text(AGE_90_OR_OLDER.into());
+        // Born on 31 Dec 1936, still 89: but someone born in 1936 may be 90 already, so the year
+        // alone would tell whoever knows it that this client may be over 89.
+        assert_eq!(d.value(Deidentify::BirthYear, born(1936, 12, 31)), over_89);
+        assert_eq!(d.value(Deidentify::BirthYear, born(1936, 11, 27)), over_89);
+        assert_eq!(d.value(Deidentify::BirthYear, born(1936, 1, 1)), over_89);
+        // Nobody born in 1937 is 90 before 1 Jan 2027.
+        assert_eq!(d.value(Deidentify::BirthYear, born(1937, 1, 1)), Value::Int(1937));
+        let next_year = Deidentifier::new([7; 32], NaiveDate::from_ymd_opt(2027, 1, 1).unwrap());
         assert_eq!(
-            d.value(Deidentify::BirthYear, born(1936, 11, 27)),
-            Value::Int(1936)
+            next_year.value(Deidentify::BirthYear, born(1937, 12, 31)),
+            over_89
         );
-        assert_eq!(
-            d.value(Deidentify::BirthYear, born(1936, 11, 26)),
-            Value::Text(AGE_90_OR_OLDER.into())
-        );
-        assert_eq!(
-            d.value(Deidentify::BirthYear, born(1901, 1, 1)),
-            Value::Text(AGE_90_OR_OLDER.into())
-        );
+        assert_eq!(d.value(Deidentify::BirthYear, born(1901, 1, 1)), over_89);
         assert_eq!(d.value(Deidentify::BirthYear, born(1990, 6, 1)), Value::Int(1990));
     }
 

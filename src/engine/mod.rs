@@ -36,7 +36,7 @@ use crate::{
 use encode::{EncodeError, Message};
 use manifest::Manifest;
 use sha2::{Digest, Sha256};
-use source::{EntityReader, Filter, Snapshot};
+use source::{EntityReader, Filter, Order, Snapshot};
 
 /// Why a job was stopped before it finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -350,6 +350,11 @@ async fn read_all(
         .export_type
         .deidentifies()
         .then(|| deidentify::Deidentifier::new(rand::random(), Utc::now().date_naive()));
+    // A de-identified file must not line up with any other file row by row.
+    let order = match deidentifier {
+        Some(_) => Order::Shuffled,
+        None => Order::Stored,
+    };
     let mut counts = BTreeMap::new();
     for entity in &plan.spec.entity_types {
         let sent = counts.entry(*entity).or_insert(0u64);
@@ -359,6 +364,7 @@ async fn read_all(
             *entity,
             columns.clone(),
             plan.filter(*entity),
+            order,
             settings.batch_rows,
         );
         rows.send(Message::Begin(*entity, columns.clone()))

@@ -1,8 +1,10 @@
 //! Reads one organisation's rows entity by entity, in bounded batches, all from one consistent
 //! snapshot of the database (Postgres: a read-only REPEATABLE READ transaction; SQLite: one read
-//! transaction over the write-ahead log). An export over all time reads in id order; one over a
-//! date range reads only that range, in (date, id) order along the entity's date index. The
-//! filter is the one the row-count preview counts with.
+//! transaction over the write-ahead log). An identified export over all time reads in id order;
+//! one over a date range reads only that range, in (date, id) order along the entity's date
+//! index. A de-identified export reads in a fresh random order drawn by the database for that
+//! file alone ([`Order::Shuffled`]), so a row's position links it to no record id and to no other
+//! export. The filter is the one the row-count preview counts with.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -57,7 +59,7 @@ impl Filter {
     }
 
     fn condition(&self) -> String {
-        format!(" AND {0} >= $2 AND {0} < $3", self.column)
+        format!(" AND t.{0} >= $2 AND t.{0} < $3", self.column)
     }
 }
 
@@ -95,14 +97,36 @@ pub struct Snapshot {
     tx: Tx,
 }
 
+/// The order an entity's rows are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// As stored: by id, or by date and id when filtered (identified exports, whose readers
+    /// expect records as the organisation keeps them).
+    Stored,
+    /// A fresh random order for this file alone, drawn by the database while it sorts (spilling
+    /// to disk, not to memory): Postgres reads a cursor over `ORDER BY random()`; SQLite numbers
+    /// the rows' rowids in random order into a temporary table (its own file, not the database's
+    /// write lock) and reads them back along that numbering. For de-identified exports: row *i*
+    /// of one file is not row *i* of any other.
+    Shuffled,
+}
+
 /// Where the next batch of an entity starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cursor {
     Start,
     /// After this row: its date (when filtered) and its id.
     After(Option<At>, Key),
+    /// Shuffled, after this position of the random numbering (SQLite; a Postgres cursor keeps
+    /// its own place).
+    Shuffled(i64),
     Done,
 }
+
+/// The Postgres cursor a shuffled entity is read through (one at a time per snapshot).
+const SHUFFLED_CURSOR: &str = "export_shuffled_rows";
+/// The SQLite table of a shuffled entity's rowids in their random order.
+const SHUFFLED_TABLE: &str = "temp.export_shuffled_rows";
 
 /// The date column's value of the last row read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +147,13 @@ pub struct EntityReader {
     organization_id: Uuid,
     columns: Vec<Column>,
     filter: Option<Filter>,
+    order: Order,
+    /// The exported columns, as the queries select them from the table aliased `t`.
+    select: String,
+    table: &'static str,
+    batch_rows: u32,
+    /// Stored order: the first batch's query and the next ones'. Shuffled: the batch query
+    /// (SQLite; a Postgres cursor has its own).
     first: String,
     next: String,
     cursor: Cursor,
@@ -130,12 +161,13 @@ pub struct EntityReader {
 
 impl EntityReader {
     /// Reads `columns` (in that order; the first must be the entity's `id`) of `entity`'s rows
-    /// that `filter` lets through, `batch_rows` at a time.
+    /// that `filter` lets through, in `order`, `batch_rows` at a time.
     pub fn new(
         organization_id: Uuid,
         entity: EntityType,
         columns: Vec<Column>,
         filter: Option<Filter>,
+        order: Order,
         batch_rows: u32,
     ) -> Self {
         debug_assert_eq!(columns.first().map(|c| c.name), Some("id"));
@@ -143,29 +175,36 @@ impl EntityReader {
             .iter()
             .map(|column| match column.kind {
                 // One Rust type per kind whatever the column's width or JSON flavour.
-                Kind::Integer | Kind::Money => format!("CAST({0} AS BIGINT) AS {0}", column.name),
-                Kind::Json => format!("CAST({0} AS TEXT) AS {0}", column.name),
-                _ => column.name.to_owned(),
+                Kind::Integer | Kind::Money => format!("CAST(t.{0} AS BIGINT) AS {0}", column.name),
+                Kind::Json => format!("CAST(t.{0} AS TEXT) AS {0}", column.name),
+                _ => format!("t.{}", column.name),
             })
             .collect::<Vec<_>>()
             .join(", ");
         let table = entity.table();
-        let (first, next) = match &filter {
-            None => {
+        let (first, next) = match (order, &filter) {
+            (Order::Shuffled, _) => {
+                let page = format!(
+                    "SELECT {select}, o.position FROM {SHUFFLED_TABLE} o JOIN {table} t ON t.rowid = o.row_id \
+                     WHERE o.position > $1 ORDER BY o.position LIMIT {batch_rows}"
+                );
+                (page.clone(), page)
+            }
+            (Order::Stored, None) => {
                 let query = |after: &str| {
                     format!(
-                        "SELECT {select} FROM {table} WHERE organization_id = $1{after} \
+                        "SELECT {select} FROM {table} t WHERE organization_id = $1{after} \
                          ORDER BY id LIMIT {batch_rows}"
                     )
                 };
                 (query(""), query(" AND id > $2"))
             }
             // The date goes last, past the exported columns, for the cursor.
-            Some(filter) => {
+            (Order::Stored, Some(filter)) => {
                 let (date, range) = (filter.column, filter.condition());
                 let query = |after: &str| {
                     format!(
-                        "SELECT {select}, {date} FROM {table} WHERE organization_id = $1{range}{after} \
+                        "SELECT {select}, {date} FROM {table} t WHERE organization_id = $1{range}{after} \
                          ORDER BY {date}, id LIMIT {batch_rows}"
                     )
                 };
@@ -176,10 +215,24 @@ impl EntityReader {
             organization_id,
             columns,
             filter,
+            order,
+            select,
+            table,
+            batch_rows,
             first,
             next,
             cursor: Cursor::Start,
         }
+    }
+
+    /// The rows the reader exports, in no particular order: `SELECT <what> FROM <table> t
+    /// WHERE …` with the organisation as `$1` and the filter's bounds as `$2` and `$3`.
+    fn selection(&self, what: &str) -> String {
+        format!(
+            "SELECT {what} FROM {} t WHERE organization_id = $1{}",
+            self.table,
+            self.filter.as_ref().map(Filter::condition).unwrap_or_default()
+        )
     }
 
     /// The columns each row holds, in order.
@@ -204,7 +257,7 @@ impl Snapshot {
         filter: Option<&Filter>,
     ) -> Result<u64, sqlx::Error> {
         let sql = format!(
-            "SELECT COUNT(*) FROM {} WHERE organization_id = $1{}",
+            "SELECT COUNT(*) FROM {} t WHERE organization_id = $1{}",
             entity.table(),
             filter.map(Filter::condition).unwrap_or_default()
         );
@@ -217,6 +270,16 @@ impl Snapshot {
 
     /// The reader's next batch, or `None` once every row has been read.
     pub async fn next_batch(
+        &mut self,
+        reader: &mut EntityReader,
+    ) -> Result<Option<Vec<Vec<Value>>>, sqlx::Error> {
+        match reader.order {
+            Order::Stored => self.next_stored(reader).await,
+            Order::Shuffled => self.next_shuffled(reader).await,
+        }
+    }
+
+    async fn next_stored(
         &mut self,
         reader: &mut EntityReader,
     ) -> Result<Option<Vec<Vec<Value>>>, sqlx::Error> {
@@ -256,6 +319,98 @@ impl Snapshot {
             None => Cursor::Done,
         };
         Ok((!rows.is_empty()).then_some(rows))
+    }
+
+    async fn next_shuffled(
+        &mut self,
+        reader: &mut EntityReader,
+    ) -> Result<Option<Vec<Vec<Value>>>, sqlx::Error> {
+        if reader.cursor == Cursor::Start {
+            self.shuffle(reader).await?;
+            reader.cursor = Cursor::Shuffled(0);
+        }
+        let Cursor::Shuffled(after) = reader.cursor else {
+            return Ok(None);
+        };
+        let (rows, last) = match &mut self.tx {
+            Tx::Sqlite(tx) => {
+                let raw = sqlx::query(&reader.first)
+                    .bind(after)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                let position = reader.columns.len();
+                let last = raw
+                    .last()
+                    .map(|row| row.try_get::<i64, _>(position))
+                    .transpose()?;
+                let rows = raw
+                    .iter()
+                    .map(|row| decode(row, &reader.columns))
+                    .collect::<Result<Vec<_>, _>>()?;
+                (rows, last)
+            }
+            Tx::Postgres(tx) => {
+                let fetch = format!("FETCH FORWARD {} FROM {SHUFFLED_CURSOR}", reader.batch_rows);
+                // Not kept prepared: the same text fetches each entity's differently shaped rows.
+                let raw = sqlx::query(&fetch).persistent(false).fetch_all(&mut **tx).await?;
+                let rows = raw
+                    .iter()
+                    .map(|row| decode(row, &reader.columns))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let last = (!rows.is_empty()).then_some(after + rows.len() as i64);
+                (rows, last)
+            }
+        };
+        match last {
+            Some(last) => reader.cursor = Cursor::Shuffled(last),
+            None => {
+                reader.cursor = Cursor::Done;
+                let done = match &self.tx {
+                    Tx::Sqlite(_) => format!("DROP TABLE {SHUFFLED_TABLE}"),
+                    Tx::Postgres(_) => format!("CLOSE {SHUFFLED_CURSOR}"),
+                };
+                with_tx!(&mut self.tx, conn => {
+                    sqlx::query(&done).execute(conn).await?;
+                });
+            }
+        }
+        Ok((!rows.is_empty()).then_some(rows))
+    }
+
+    /// Draws the reader's random order, inside the snapshot.
+    async fn shuffle(&mut self, reader: &EntityReader) -> Result<(), sqlx::Error> {
+        match &mut self.tx {
+            Tx::Sqlite(tx) => {
+                for ddl in [
+                    format!("DROP TABLE IF EXISTS {SHUFFLED_TABLE}"),
+                    format!(
+                        "CREATE TABLE {SHUFFLED_TABLE} (position INTEGER PRIMARY KEY, row_id INTEGER NOT NULL)"
+                    ),
+                ] {
+                    sqlx::query(&ddl).execute(&mut **tx).await?;
+                }
+                // Positions are handed out in insertion order, which is the sort's.
+                let fill = format!(
+                    "INSERT INTO {SHUFFLED_TABLE} (row_id) {} ORDER BY random()",
+                    reader.selection("t.rowid")
+                );
+                let query = sqlx::query(&fill).bind(reader.organization_id);
+                bind_bounds(query, reader.filter.as_ref())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Tx::Postgres(tx) => {
+                let declare = format!(
+                    "DECLARE {SHUFFLED_CURSOR} NO SCROLL CURSOR FOR {} ORDER BY random()",
+                    reader.selection(&reader.select)
+                );
+                let query = sqlx::query(&declare).bind(reader.organization_id);
+                bind_bounds(query, reader.filter.as_ref())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Ends the snapshot (it only ever read).
