@@ -106,6 +106,14 @@ impl Tx {
         }
     }
 
+    /// `"sqlite"` or `"postgres"`, like [`Db::backend`].
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Tx::Sqlite(_) => "sqlite",
+            Tx::Postgres(_) => "postgres",
+        }
+    }
+
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         match self {
             Tx::Sqlite(tx) => tx.rollback().await,

@@ -44,6 +44,10 @@ pub enum AppError {
     /// Too many attempts or requests; try again later.
     #[error("{message}")]
     RateLimited { message: String },
+    /// The server is at its bound for this kind of work (password checks): answered 503 with
+    /// `Retry-After`.
+    #[error("The server is busy. Try again in {retry_after_secs} seconds.")]
+    Busy { retry_after_secs: u64 },
     /// The server could not be reached, or its answer could not be read (client side only).
     #[error("The server could not be reached. Check your connection and try again.")]
     Unreachable,
@@ -63,8 +67,16 @@ impl AppError {
             AppError::Conflict { .. } => 409,
             AppError::Gone { .. } => 410,
             AppError::RateLimited { .. } => 429,
-            AppError::Unreachable => 503,
+            AppError::Unreachable | AppError::Busy { .. } => 503,
             AppError::Internal => 500,
+        }
+    }
+
+    /// How many seconds a client should wait before trying again, when the error says.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::Busy { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 
@@ -121,7 +133,13 @@ impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
         let status =
             http::StatusCode::from_u16(self.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(self.to_http_body())).into_response()
+        let mut response = (status, axum::Json(self.to_http_body())).into_response();
+        if let Some(seconds) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

@@ -42,6 +42,10 @@ on_both_databases!(
     the_audit_log_is_append_only,
     migrations_are_idempotent_and_the_demo_seed_is_deterministic,
     housekeeping_removes_expired_sessions_and_stale_failures,
+    a_stranger_cannot_lock_an_account_out,
+    without_a_trusted_proxy_one_address_does_not_lock_everyone_out,
+    a_flood_of_unauthenticated_requests_adds_a_bounded_number_of_rows,
+    two_hundred_parallel_sign_ins_stay_within_the_password_check_bound,
 );
 
 async fn each_demo_user_holds_exactly_their_roles_permissions(backend: Backend) {
@@ -166,7 +170,15 @@ async fn a_wrong_password_or_unknown_email_is_refused_alike(backend: Backend) {
         wrong.body, unknown.body,
         "the answer must not reveal which accounts exist"
     );
-    assert_eq!(app.audit_count("login_failed").await, 2);
+    // Counted apart from the audit log, with the account when there is one.
+    assert_eq!(app.denial_count("login_failed").await, 2);
+    assert_eq!(app.audit_count("login_failed").await, 0);
+    let accounts: Vec<String> = data_exports::with_db!(&app.state.db, pool => {
+        sqlx::query_scalar("SELECT account_id FROM pf_denials WHERE event = 'login_failed' ORDER BY account_id")
+            .fetch_all(pool).await.unwrap()
+    });
+    let admin = common::user_id(&app, "admin@acme.test").await;
+    assert_eq!(accounts, ["".to_owned(), admin.to_string()]);
 
     let empty = app
         .call("login", &[("email", "admin@acme.test"), ("password", "")], None)
@@ -206,7 +218,7 @@ async fn failed_sign_ins_are_throttled_per_account(backend: Backend) {
         "{body}"
     );
     assert!(response.session_cookie().is_none());
-    assert_eq!(app.audit_count("login_throttled").await, 1);
+    assert_eq!(app.denial_count("login_throttled").await, 1);
     // Other accounts are unaffected.
     app.login("admin@acme.test").await;
 }
@@ -407,7 +419,14 @@ async fn the_guard_answers_401_and_403_and_audits_denials(backend: Backend) {
     assert_eq!(anonymous.unwrap_err(), AppError::Unauthenticated);
     let forged = guard::authorize(&app.state, &request_with(Some("forged")), Permission::ViewExports).await;
     assert_eq!(forged.unwrap_err(), AppError::Unauthenticated);
-    assert_eq!(app.audit_count("access_denied").await, denials + 2);
+    // A 403 is in the audit log; a 401 (nobody signed in) is counted apart, with the permission.
+    assert_eq!(app.audit_count("access_denied").await, denials);
+    assert_eq!(app.denial_count("access_denied").await, 2);
+    let permissions: Vec<String> = data_exports::with_db!(&app.state.db, pool => {
+        sqlx::query_scalar("SELECT permission FROM pf_denials WHERE event = 'access_denied'")
+            .fetch_all(pool).await.unwrap()
+    });
+    assert_eq!(permissions, [Permission::ViewExports.key()]);
 }
 
 async fn a_user_sees_only_their_own_organisation(backend: Backend) {
@@ -601,6 +620,23 @@ async fn a_parallel_burst_cannot_slip_past_the_throttle(backend: Backend) {
         checked <= data_exports::auth::throttle::PER_ACCOUNT,
         "{checked} passwords were tried"
     );
+    // Attempts refused at the second look checked nothing and count as nothing: guessing on
+    // one at a time, the account locks after exactly the limit of passwords tried in all.
+    loop {
+        let guess = app
+            .call(
+                "login",
+                &[("email", "admin@globex.test"), ("password", "guess-guess-guess")],
+                None,
+            )
+            .await;
+        if guess.status == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        assert_eq!(guess.status, StatusCode::UNAUTHORIZED);
+        checked += 1;
+    }
+    assert_eq!(checked, data_exports::auth::throttle::PER_ACCOUNT);
     let right = app
         .call(
             "login",
@@ -636,6 +672,7 @@ async fn a_password_reset_ends_every_session(backend: Backend) {
 }
 
 async fn housekeeping_removes_expired_sessions_and_stale_failures(backend: Backend) {
+    use chrono::DurationRound;
     use data_exports::{auth::housekeeping, with_db};
     let app = TestApp::seeded(backend).await;
     let admin = app.login("admin@acme.test").await;
@@ -649,8 +686,16 @@ async fn housekeeping_removes_expired_sessions_and_stale_failures(backend: Backe
             .bind(past).execute(pool).await.unwrap();
         sqlx::query("INSERT INTO login_failures (scope, key, failed_at) VALUES ('address', 'old', $1), ('address', 'recent', $2)")
             .bind(old).bind(chrono::Utc::now()).execute(pool).await.unwrap();
+        // Denial counts are kept 90 days.
+        let minute = |days| (chrono::Utc::now() - chrono::TimeDelta::days(days)).duration_trunc(chrono::TimeDelta::minutes(1)).unwrap();
+        for days in [91, 89] {
+            sqlx::query("INSERT INTO pf_denials (minute, source, event, permission, account_id, count, first_at, last_at) \
+                         VALUES ($1, '192.0.2.1', 'access_denied', '', '', 3, $1, $1)")
+                .bind(minute(days)).execute(pool).await.unwrap();
+        }
     });
-    assert_eq!(housekeeping::sweep(db).await.unwrap(), (1, 1));
+    assert_eq!(housekeeping::sweep(db).await.unwrap(), (1, 2));
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM pf_denials").await, 1);
     let failure: String = with_db!(db, pool => {
         sqlx::query_scalar("SELECT key FROM login_failures").fetch_one(pool).await.unwrap()
     });
@@ -662,4 +707,152 @@ async fn housekeeping_removes_expired_sessions_and_stale_failures(backend: Backe
     );
     assert!(!app.call("current_user", &[], Some(&admin)).await.json().is_null());
     assert_eq!(housekeeping::sweep(db).await.unwrap(), (0, 0));
+}
+
+/// A sign-in attempt from `address` (through a trusted proxy when the app trusts one).
+async fn sign_in_from(app: &TestApp, email: &str, password: &str, address: &str) -> common::TestResponse {
+    let request = Request::post("/api/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("x-forwarded-for", address)
+        .body(Body::from(common::form_encode(&[
+            ("email", email),
+            ("password", password),
+        ])))
+        .unwrap();
+    app.request(request).await
+}
+
+/// Failing on someone else's account on purpose locks out the one who fails, not the owner.
+async fn a_stranger_cannot_lock_an_account_out(backend: Backend) {
+    let app = TestApp::seeded_with(backend, &[("TRUST_PROXY", "true")], 10).await;
+    let stranger = "203.0.113.66";
+    for _ in 0..data_exports::auth::throttle::PER_ACCOUNT {
+        let response = sign_in_from(&app, "finance@acme.test", "guess-guess-guess", stranger).await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    }
+    let locked = sign_in_from(&app, "finance@acme.test", DEMO_PASSWORD, stranger).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    let owner = sign_in_from(&app, "finance@acme.test", DEMO_PASSWORD, "198.51.100.20").await;
+    assert_eq!(owner.status, StatusCode::OK, "{}", owner.text());
+}
+
+/// Without TRUST_PROXY every client behind a load balancer has the balancer's address: failures
+/// spread over many accounts from it must not lock out the accounts nobody failed on.
+async fn without_a_trusted_proxy_one_address_does_not_lock_everyone_out(backend: Backend) {
+    let app = TestApp::seeded_with(backend, &[], 10).await;
+    for i in 0..data_exports::auth::throttle::PER_ADDRESS + 5 {
+        let response = app
+            .call(
+                "login",
+                &[
+                    ("email", &format!("user{i}@nowhere.test")),
+                    ("password", "wrong-password"),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    app.login("admin@acme.test").await;
+}
+
+/// The issue that found this: every unauthenticated request wrote an audit row, so a flood grew
+/// the database without bound. Now a flood adds a few counted rows and no audit row.
+async fn a_flood_of_unauthenticated_requests_adds_a_bounded_number_of_rows(backend: Backend) {
+    let app = std::sync::Arc::new(TestApp::seeded_with(backend, &[], 10).await);
+    let audit_before = count(&*app, "SELECT COUNT(*) FROM pf_audit_logs").await;
+    const CALLS: usize = 1_000;
+    const SIGN_INS: usize = 200;
+    let mut flood = Vec::new();
+    for i in 0..CALLS + SIGN_INS {
+        let app = app.clone();
+        flood.push(tokio::spawn(async move {
+            let status = if i < CALLS {
+                app.call("list_export_requests", &[("page", "1")], None)
+                    .await
+                    .status
+            } else {
+                app.call(
+                    "login",
+                    &[("email", "admin@acme.test"), ("password", "not-the-password")],
+                    None,
+                )
+                .await
+                .status
+            };
+            assert!(
+                matches!(status, StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS),
+                "{status}"
+            );
+        }));
+    }
+    for request in flood {
+        request.await.unwrap();
+    }
+    // Nothing in the audit log; every denial counted; a handful of rows (one per event and
+    // minute the flood touched, and the throttle's own few).
+    assert_eq!(
+        count(&*app, "SELECT COUNT(*) FROM pf_audit_logs").await,
+        audit_before
+    );
+    assert_eq!(app.denial_count("access_denied").await, CALLS as i64);
+    let sign_in_denials = app.denial_count("login_failed").await + app.denial_count("login_throttled").await;
+    assert_eq!(sign_in_denials, SIGN_INS as i64);
+    let rows = count(&*app, "SELECT COUNT(*) FROM pf_denials").await;
+    assert!(rows <= 3 * 3, "{rows} rows for {} denials", CALLS + SIGN_INS);
+    let failures = count(&*app, "SELECT COUNT(*) FROM login_failures").await;
+    assert!(
+        failures <= 2 * 2 * (data_exports::auth::throttle::PER_ACCOUNT + 1),
+        "{failures} throttle rows"
+    );
+}
+
+/// Password checks (19 MiB and a core each) run at most one per core at a time; the rest wait
+/// their turn briefly (here not at all) and are told to come back, never a 500.
+async fn two_hundred_parallel_sign_ins_stay_within_the_password_check_bound(backend: Backend) {
+    use data_exports::auth::password;
+    let app =
+        std::sync::Arc::new(TestApp::seeded_with(backend, &[("PASSWORD_CHECK_WAIT_MS", "0")], 10).await);
+    let mut attempts = Vec::new();
+    for i in 0..200 {
+        let app = app.clone();
+        attempts.push(tokio::spawn(async move {
+            // Each a different unknown account, so the throttle leaves every one to the check.
+            app.call(
+                "login",
+                &[
+                    ("email", &format!("flood{i}@nowhere.test")),
+                    ("password", "wrong-password"),
+                ],
+                None,
+            )
+            .await
+        }));
+    }
+    let mut busy = 0;
+    for attempt in attempts {
+        let response = attempt.await.unwrap();
+        match response.status {
+            StatusCode::UNAUTHORIZED => {}
+            StatusCode::SERVICE_UNAVAILABLE => {
+                busy += 1;
+                assert_eq!(response.json()["code"], "busy");
+                let retry: u64 = response.headers[header::RETRY_AFTER]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!((1..=5).contains(&retry), "{retry}");
+            }
+            other => panic!("{other}: {}", response.text()),
+        }
+    }
+    assert!(busy > 0, "200 parallel checks all ran: nothing bounds them");
+    assert!(
+        password::peak_running() <= password::bound(),
+        "{} checks ran at once",
+        password::peak_running()
+    );
+    // A refused attempt's password was never checked: it counts as no failure.
+    assert_eq!(app.denial_count("login_failed").await, 200 - busy);
 }

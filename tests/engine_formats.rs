@@ -92,6 +92,8 @@ async fn completions_audited(app: &TestApp) -> Vec<serde_json::Value> {
 async fn every_type_in_every_format_reads_back_exactly(backend: Backend) {
     let app = TestApp::new(backend).await;
     let (organization_id, cookie) = setup_fixture(&app).await;
+    // The other organisation's entries take global ids between ours.
+    app.login("admin@other.test").await;
     for export_type in ExportType::ALL {
         let entities: Vec<EntityType> = match export_type {
             ExportType::SelectedRecords => vec![EntityType::Claims, EntityType::Clients],
@@ -160,10 +162,25 @@ async fn every_type_in_every_format_reads_back_exactly(backend: Backend) {
                     let table = &tables["audit_logs"];
                     let header: Vec<&str> = EntityType::AuditLogs.columns().iter().map(|c| c.name).collect();
                     assert_eq!(table["header"], json!(header), "{context}");
+                    // Numbered per organisation (1, 2, 3…), whatever the other one did.
                     let ours: Vec<i64> = with_db!(&app.state.db, pool => {
-                        sqlx::query_scalar("SELECT id FROM pf_audit_logs WHERE organization_id = $1 ORDER BY id")
+                        sqlx::query_scalar("SELECT org_seq FROM pf_audit_logs WHERE organization_id = $1 ORDER BY org_seq")
                             .bind(organization_id).fetch_all(pool).await.unwrap()
                     });
+                    assert_eq!(
+                        ours,
+                        (1..=ours.len() as i64).collect::<Vec<_>>(),
+                        "{context}: gaps"
+                    );
+                    let others: i64 = count(
+                        &app,
+                        "SELECT COUNT(*) FROM pf_audit_logs WHERE organization_id IS NOT NULL",
+                    )
+                    .await;
+                    assert!(
+                        others > ours.len() as i64,
+                        "{context}: the other organisation has entries too"
+                    );
                     let exported: Vec<i64> = table["rows"]
                         .as_array()
                         .unwrap()
@@ -171,7 +188,11 @@ async fn every_type_in_every_format_reads_back_exactly(backend: Backend) {
                         .map(|row| row[0].as_str().unwrap().parse().unwrap())
                         .collect();
                     assert!(!exported.is_empty(), "{context}");
-                    assert!(exported.windows(2).all(|w| w[0] < w[1]), "{context}: id order");
+                    assert_eq!(
+                        exported,
+                        (1..=exported.len() as i64).collect::<Vec<_>>(),
+                        "{context}: numbering"
+                    );
                     assert!(
                         exported.iter().all(|id| ours.contains(id)),
                         "{context}: foreign audit rows"

@@ -146,6 +146,20 @@ async fn queue_request(
     // concurrent requests hold the rest would starve the pool.
     let retention =
         lifecycle::retention(&state.db, user.organization_id, state.config.worker.retention).await?;
+    let retention_time = std::time::Duration::from_secs(retention.secs);
+    let since = crate::db::now() - chrono::TimeDelta::hours(1);
+    // A request over a limit is refused on a plain read: it never takes the organisation's lock
+    // (on SQLite, the database's one write lock) just to count. (A rerun goes on: an identical
+    // request already queued is the better answer.) The count under the lock below decides.
+    let mut snapshot = state.db.begin_snapshot().await?;
+    let recent = repo::recent_requests(&mut snapshot, user.organization_id, user.user_id, since).await?;
+    snapshot.rollback().await?;
+    if let (Err(refused), None) = (
+        limits::check(&state.config.limits, &recent, retention_time),
+        rerun_of,
+    ) {
+        return Err(refused);
+    }
     let mut tx = state.db.begin_serialized(user.organization_id).await?;
     if let Some(rerun) = rerun_of {
         let identical = repo::active(&mut tx, user.organization_id)
@@ -157,13 +171,8 @@ async fn queue_request(
             return Ok(Queued::Identical(queued.id()));
         }
     }
-    let since = crate::db::now() - chrono::TimeDelta::hours(1);
     let recent = repo::recent_requests(&mut tx, user.organization_id, user.user_id, since).await?;
-    limits::check(
-        &state.config.limits,
-        &recent,
-        std::time::Duration::from_secs(retention.secs),
-    )?;
+    limits::check(&state.config.limits, &recent, retention_time)?;
     let max_attempts = state.config.worker.retry.max_attempts;
     let created = repo::insert_in(
         &mut tx,

@@ -1,14 +1,18 @@
 //! The one server-side guard: every server function resolves the session's user, organisation
-//! and permissions here, and gets a typed 401 or 403 (audited) when they fall short.
+//! and permissions here, and gets a typed 401 or 403 when they fall short: a 403 in the audit
+//! log, a 401 (nobody signed in) counted in `audit::denials`.
 
 use http::request::Parts;
 use uuid::Uuid;
 
 use crate::{
-    audit::{self, Actor, AuditEntry, AuditEvent},
+    audit::{
+        self, Actor, AuditEntry, AuditEvent,
+        denials::{self, Denial},
+    },
     auth::{
         model::{CurrentUser, Permission},
-        request::request_parts,
+        request::{client_address, request_parts, throttle_key},
         session,
     },
     db::with_db,
@@ -56,9 +60,16 @@ pub async fn authorize(
             })
         }
         Err(AppError::Unauthenticated) => {
-            let entry = AuditEntry::new(AuditEvent::AccessDenied)
-                .payload(serde_json::json!({ "permission": permission.key(), "reason": "unauthenticated" }));
-            audit::record(&state.db, entry).await?;
+            // Nobody signed in: counted per source and minute, not logged per request.
+            let sessions = &state.config.sessions;
+            let address = client_address(parts, sessions.trust_proxy.then_some(sessions.trust_proxy_hops));
+            let denial = Denial {
+                event: AuditEvent::AccessDenied,
+                source: &throttle_key(&address),
+                permission: Some(permission.key()),
+                account: None,
+            };
+            denials::count(&state.db, denial).await?;
             Err(AppError::Unauthenticated)
         }
         Err(other) => Err(other),

@@ -1,12 +1,13 @@
 //! What sign-in leaves behind, removed on a timer by every web process: sessions past their
-//! absolute expiry and failed sign-ins older than the throttle window. Both only ever grow
-//! otherwise (under a password-guessing flood, fast).
+//! absolute expiry, failed sign-ins older than the throttle window and denial counts older than
+//! they are kept. All only ever grow otherwise (under a password-guessing flood, fast).
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    audit::denials,
     auth::{session, throttle},
     db::Db,
 };
@@ -14,11 +15,11 @@ use crate::{
 /// How often a web process sweeps. Deleting what another process already deleted is harmless.
 pub const EVERY: Duration = Duration::from_secs(10 * 60);
 
-/// One sweep; returns (sessions, failures) removed.
+/// One sweep; returns (sessions, failures and denial counts) removed.
 pub async fn sweep(db: &Db) -> Result<(u64, u64), sqlx::Error> {
     Ok((
         session::purge_expired(db).await?,
-        throttle::purge_stale(db).await?,
+        throttle::purge_stale(db).await? + denials::purge_stale(db).await?,
     ))
 }
 

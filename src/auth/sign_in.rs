@@ -1,10 +1,14 @@
-//! Signing in (credentials checked under throttling, a fresh session replacing the browser's
-//! old one) and signing out. Every attempt is audited.
+//! Signing in (credentials checked under throttling and the password-check bound, a fresh
+//! session replacing the browser's old one) and signing out. Every attempt is audited: a success
+//! and a sign-out in the audit log, a failure or a refusal counted in `audit::denials`.
 
 use uuid::Uuid;
 
 use crate::{
-    audit::{self, AuditEntry, AuditEvent},
+    audit::{
+        self, AuditEntry, AuditEvent,
+        denials::{self, Denial},
+    },
     auth::{
         accounts,
         guard::user_for_request,
@@ -34,35 +38,55 @@ pub async fn sign_in(email: &str, password: &str) -> Result<Uuid, AppError> {
 
     let sessions = &state.config.sessions;
     let address = client_address(&parts, sessions.trust_proxy.then_some(sessions.trust_proxy_hops));
-    // Throttled by the address's block (an IPv6 client's /64); audited as it came.
+    // Throttled by the address's block (an IPv6 client's /64).
     let block = throttle_key(&address);
-    let attempt_at = throttle::record_attempt(db, &email, &block).await?;
-    if throttle::is_locked(db, &email, &block).await? {
-        audit::record(
-            db,
-            AuditEntry::new(AuditEvent::LoginThrottled).payload(serde_json::json!({ "address": address })),
-        )
-        .await?;
-        return Err(AppError::RateLimited {
-            message: format!(
-                "Too many failed sign-in attempts. Try again in {} minutes.",
-                throttle::WINDOW.num_minutes()
-            ),
-        });
+    let attempt = throttle::Attempt {
+        email: &email,
+        block: &block,
+        lock_addresses: sessions.trust_proxy,
+    };
+    let denied = |event, account| Denial {
+        event,
+        source: &block,
+        permission: None,
+        account,
+    };
+    let throttled = || AppError::RateLimited {
+        message: format!(
+            "Too many failed sign-in attempts. Try again in {} minutes.",
+            throttle::WINDOW.num_minutes()
+        ),
+    };
+    // Already locked: refused without writing a failure (a locked flood adds nothing there).
+    if throttle::is_locked(db, attempt, false).await? {
+        denials::count(db, denied(AuditEvent::LoginThrottled, None)).await?;
+        return Err(throttled());
+    }
+    let attempt_at = throttle::record_attempt(db, attempt).await?;
+    // Parallel attempts that all passed the first look: only the first few go on; the rest take
+    // their marks back (they checked nothing), so a burst leaves no more rows than the limit.
+    if throttle::is_locked(db, attempt, true).await? {
+        throttle::withdraw(db, attempt, attempt_at).await?;
+        denials::count(db, denied(AuditEvent::LoginThrottled, None)).await?;
+        return Err(throttled());
     }
 
     let account = accounts::find_for_login(db, &email).await?;
     let stored = account.as_ref().map(|account| account.password_hash.clone());
-    let matches = password::verify(password.to_owned(), stored).await?;
+    let matches = match password::verify(password.to_owned(), stored, sessions.password_check_wait).await {
+        Ok(matches) => matches,
+        Err(busy @ AppError::Busy { .. }) => {
+            // Never checked: not a failure.
+            throttle::withdraw(db, attempt, attempt_at).await?;
+            return Err(busy);
+        }
+        Err(other) => return Err(other),
+    };
     let account = match account {
         Some(account) if matches => account,
         account => {
-            let mut entry =
-                AuditEntry::new(AuditEvent::LoginFailed).payload(serde_json::json!({ "address": address }));
-            if let Some(account) = account {
-                entry = entry.actor(account.user_id);
-            }
-            audit::record(db, entry).await?;
+            let account = account.map(|account| account.user_id);
+            denials::count(db, denied(AuditEvent::LoginFailed, account)).await?;
             return Err(AppError::InvalidCredentials);
         }
     };
@@ -79,7 +103,7 @@ pub async fn sign_in(email: &str, password: &str) -> Result<Uuid, AppError> {
     let timeout = state.config.sessions.absolute_timeout;
     let token = session::create(db, account.user_id, organization_id, timeout).await?;
     set_cookie(session::cookie(&token, timeout, secure(&state, &parts)));
-    throttle::forgive(db, &email, &block, attempt_at).await?;
+    throttle::forgive(db, attempt, attempt_at).await?;
     audit::record(
         db,
         AuditEntry::new(AuditEvent::LoginSucceeded)

@@ -1,4 +1,5 @@
-//! How long sessions last and how their cookie and the client's address are read.
+//! How long sessions last, how their cookie and the client's address are read, and how long a
+//! sign-in waits for a password check.
 
 use std::time::Duration;
 
@@ -21,6 +22,10 @@ pub struct SessionSettings {
     /// How many proxies of yours append to `X-Forwarded-For` (a CDN in front of a load balancer
     /// is 2): the client is that many hops from the right. `[app] trust-proxy-hops` (1, 1–10).
     pub trust_proxy_hops: u32,
+    /// How long a sign-in waits for a password check to come free (they run one per core at a
+    /// time) before it is answered 503 with `Retry-After`. `[app] password-check-wait-ms` (2000,
+    /// 0–30000).
+    pub password_check_wait: Duration,
 }
 
 impl SessionSettings {
@@ -31,6 +36,11 @@ impl SessionSettings {
             secure_cookies: source.or("secure-cookies", production)?,
             trust_proxy: source.or("trust-proxy", false)?,
             trust_proxy_hops: source.within("trust-proxy-hops", 1, 1..=10)?,
+            password_check_wait: Duration::from_millis(source.within(
+                "password-check-wait-ms",
+                2_000,
+                0..=30_000,
+            )?),
         })
     }
 }

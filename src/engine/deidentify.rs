@@ -1,7 +1,8 @@
 //! HIPAA Safe Harbor de-identification (45 CFR 164.514(b)(2)), column by column, as
 //! `records.rs` classifies them: identifiers dropped, dates cut to the year, ages over 89
-//! grouped as "90+", ZIP codes cut to three digits, record ids replaced by pseudonyms that hold
-//! only inside one export (so rows still join, but never across exports).
+//! grouped as "90+", ZIP codes cut to three digits, text held to controlled vocabularies, record
+//! ids replaced by pseudonyms that hold only inside one export (so rows still join, but never
+//! across exports).
 
 use chrono::{Datelike, NaiveDate};
 use hmac::{Hmac, Mac};
@@ -9,7 +10,7 @@ use sha2::Sha256;
 
 use crate::{
     engine::value::Value,
-    records::{Column, Deidentify},
+    records::{Column, Deidentify, vocabulary::Outside},
 };
 
 /// Three-digit ZIP prefixes whose areas hold 20,000 people or fewer (Census 2000, as HHS lists
@@ -56,6 +57,13 @@ impl Deidentifier {
             (Deidentify::BirthYear, Value::Date(born)) => Value::Int(i64::from(born.year())),
             (Deidentify::Zip3, Value::Text(zip)) => zip3(&zip).map_or(Value::Null, Value::Text),
             (Deidentify::Pseudonym, Value::Text(id)) => Value::Text(self.pseudonym(&id)),
+            (Deidentify::Vocabulary(vocabulary), Value::Text(text)) => match vocabulary.term(&text) {
+                Some(term) => Value::Text(term),
+                None => match vocabulary.outside() {
+                    Outside::Term(other) => Value::Text(other.to_owned()),
+                    Outside::Withheld => Value::Null,
+                },
+            },
             // A rule applied to a value it does not fit: withhold rather than guess.
             (_, _) => Value::Null,
         }
@@ -159,6 +167,26 @@ mod tests {
         let Value::Text(text) = a else { panic!("{a:?}") };
         assert_eq!(text.len(), 32);
         assert!(!text.contains(&id[..8]));
+    }
+
+    #[test]
+    fn text_outside_its_vocabulary_never_survives() {
+        use crate::records::Vocabulary;
+        let d = deidentifier();
+        let text = |t: &str| Value::Text(t.into());
+        let free_text = "Seen by Dr Jane Roe at 12 Main St, call 555-0100";
+        for vocabulary in Vocabulary::ALL {
+            let out = d.value(Deidentify::Vocabulary(vocabulary), text(free_text));
+            match vocabulary.outside() {
+                Outside::Term(other) => assert_eq!(out, text(other), "{vocabulary:?}"),
+                Outside::Withheld => assert_eq!(out, Value::Null, "{vocabulary:?}"),
+            }
+        }
+        let payer = Deidentify::Vocabulary(Vocabulary::Payer);
+        assert_eq!(d.value(payer, text("MEDICAID ")), text("Medicaid"));
+        assert_eq!(d.value(payer, text("Acme Corp Employee Plan")), text("Other"));
+        let code = Deidentify::Vocabulary(Vocabulary::Icd10Cm);
+        assert_eq!(d.value(code, text("f32.1")), text("F32.1"));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Reads one organisation's rows entity by entity, in bounded batches, all from one consistent
 //! snapshot of the database (Postgres: a read-only REPEATABLE READ transaction; SQLite: one read
-//! transaction over the write-ahead log). An identified export over all time reads in id order;
-//! one over a date range reads only that range, in (date, id) order along the entity's date
-//! index. A de-identified export reads in a fresh random order drawn by the database for that
+//! transaction over the write-ahead log). An identified export over all time reads in key order
+//! (the id, or the audit log's per-organisation number); one over a date range reads only that
+//! range, in (date, key) order along the entity's date index. A de-identified export reads in a fresh random order drawn by the database for that
 //! file alone ([`Order::Shuffled`]), so a row's position links it to no record id and to no other
 //! export. The filter is the one the row-count preview counts with.
 
@@ -171,9 +171,11 @@ impl EntityReader {
         batch_rows: u32,
     ) -> Self {
         debug_assert_eq!(columns.first().map(|c| c.name), Some("id"));
+        let key = entity.key_column();
         let select = columns
             .iter()
             .map(|column| match column.kind {
+                _ if column.name == "id" && key != "id" => format!("CAST(t.{key} AS BIGINT) AS id"),
                 // One Rust type per kind whatever the column's width or JSON flavour.
                 Kind::Integer | Kind::Money => format!("CAST(t.{0} AS BIGINT) AS {0}", column.name),
                 Kind::Json => format!("CAST(t.{0} AS TEXT) AS {0}", column.name),
@@ -194,21 +196,21 @@ impl EntityReader {
                 let query = |after: &str| {
                     format!(
                         "SELECT {select} FROM {table} t WHERE organization_id = $1{after} \
-                         ORDER BY id LIMIT {batch_rows}"
+                         ORDER BY t.{key} LIMIT {batch_rows}"
                     )
                 };
-                (query(""), query(" AND id > $2"))
+                (query(""), query(&format!(" AND t.{key} > $2")))
             }
             // The date goes last, past the exported columns, for the cursor.
             (Order::Stored, Some(filter)) => {
                 let (date, range) = (filter.column, filter.condition());
                 let query = |after: &str| {
                     format!(
-                        "SELECT {select}, {date} FROM {table} t WHERE organization_id = $1{range}{after} \
-                         ORDER BY {date}, id LIMIT {batch_rows}"
+                        "SELECT {select}, t.{date} FROM {table} t WHERE organization_id = $1{range}{after} \
+                         ORDER BY t.{date}, t.{key} LIMIT {batch_rows}"
                     )
                 };
-                (query(""), query(&format!(" AND ({date}, id) > ($4, $5)")))
+                (query(""), query(&format!(" AND (t.{date}, t.{key}) > ($4, $5)")))
             }
         };
         EntityReader {

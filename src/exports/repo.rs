@@ -132,8 +132,14 @@ pub struct RecentRequests {
     pub stored_bytes: i64,
 }
 
+/// The organisation's requests created since `$3`, all and by `$2`: answered from the index on
+/// (organization_id, event, occurred_at, actor_id) alone.
+pub const RECENT_CREATIONS: &str = "SELECT COUNT(CASE WHEN actor_id = $2 THEN 1 END), COUNT(*) FROM pf_audit_logs \
+     WHERE organization_id = $1 AND event = 'export_request_created' AND occurred_at >= $3";
+
 /// Counts inside `tx` (begin it with [`Db::begin_serialized`] on the organisation, so that the
-/// count and the insert that follows cannot interleave with another request's).
+/// count and the insert that follows cannot interleave with another request's; a read-only
+/// snapshot for a first look that takes no lock).
 pub async fn recent_requests(
     tx: &mut Tx,
     organization_id: Uuid,
@@ -141,10 +147,7 @@ pub async fn recent_requests(
     since: DateTime<Utc>,
 ) -> Result<RecentRequests, sqlx::Error> {
     let (by_user, by_organization): (i64, i64) = with_tx!(tx, conn => {
-        sqlx::query_as(
-            "SELECT COUNT(CASE WHEN actor_id = $2 THEN 1 END), COUNT(*) FROM pf_audit_logs \
-             WHERE organization_id = $1 AND event = 'export_request_created' AND occurred_at >= $3",
-        )
+        sqlx::query_as(RECENT_CREATIONS)
         .bind(organization_id)
         .bind(user_id)
         .bind(since)

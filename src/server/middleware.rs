@@ -46,8 +46,8 @@ fn is_same_origin(request: &Request) -> bool {
 }
 
 /// Server functions answer every error with 500; this gives each [`AppError`] its own status
-/// (400 for malformed arguments, 401, 403, 404, 429…), read from the error's `code`, and a
-/// body that always says what went wrong in `message`.
+/// (400 for malformed arguments, 401, 403, 404, 429, 503 with `Retry-After`…), read from the
+/// error's `code`, and a body that always says what went wrong in `message`.
 pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     if response.status() != StatusCode::INTERNAL_SERVER_ERROR
@@ -65,6 +65,9 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
         return Response::from_parts(parts, Body::from(bytes));
     };
     parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Some(seconds) = error.retry_after() {
+        parts.headers.insert(header::RETRY_AFTER, seconds.into());
+    }
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(error.to_http_body().to_string()))
 }

@@ -276,6 +276,19 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Denials of this event counted in `pf_denials` (nobody signed in).
+    pub async fn denial_count(&self, event: &str) -> i64 {
+        data_exports::with_db!(&self.state.db, pool => {
+            sqlx::query_scalar("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM pf_denials WHERE event = $1")
+                .bind(event)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        })
+    }
+}
+
 pub fn form_encode(form: &[(&str, &str)]) -> String {
     form.iter()
         .map(|(k, v)| format!("{}={}", encode(k), encode(v)))

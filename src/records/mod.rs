@@ -1,8 +1,20 @@
 //! The organisation's records that exports read: entity types, their columns, and each column's
 //! PHI / PII / general class and HIPAA Safe Harbor rule. The one registry that exports and
 //! de-identification use; the migrations create exactly these columns.
+//!
+//! The Safe Harbor rules were reviewed column by column against the 18 identifiers of 45 CFR
+//! 164.514(b)(2)(i) (A names; B geographic subdivisions smaller than a state; C dates but the
+//! year, ages over 89; D–F telephone, fax, email; G SSN; H medical record numbers; I health plan
+//! beneficiary numbers; J account numbers; K certificate or licence numbers; L vehicle and M
+//! device identifiers; N URLs; O IP addresses; P biometrics; Q photographs; R any other unique
+//! identifying number, characteristic or code); each decision is written beside its column. A
+//! text column is never kept as it is: it is removed, or held to a controlled vocabulary
+//! (`vocabulary`), so that free text typed into it cannot carry an identifier into the file.
+
+pub mod vocabulary;
 
 use serde::{Deserialize, Serialize};
+pub use vocabulary::Vocabulary;
 
 /// A kind of record an export can contain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -68,6 +80,9 @@ pub enum Deidentify {
     Zip3,
     /// A record id: replaced by a pseudonym valid only inside one export, so rows still join.
     Pseudonym,
+    /// Text held to a controlled vocabulary: a listed term in the list's spelling; anything else
+    /// becomes the vocabulary's "other" term or is withheld.
+    Vocabulary(Vocabulary),
 }
 
 /// One column of an entity's table.
@@ -98,85 +113,94 @@ const fn col(name: &'static str, kind: Kind, class: Class, deidentify: Deidentif
 use Class::{General, Phi, Pii};
 use Deidentify::{BirthYear, Keep, Pseudonym, Remove, Year, Zip3};
 use Kind::{Bool, Date, Id, Integer, Json, Money, Text, Timestamp};
+use Vocabulary as V;
 
+/// Held to vocabulary `v`.
+const fn vocabulary(v: Vocabulary) -> Deidentify {
+    Deidentify::Vocabulary(v)
+}
+
+// Beside each column: its Safe Harbor decision (letters name the identifiers above).
 const CLIENTS: &[Column] = &[
-    col("id", Id, Phi, Pseudonym),
-    col("medical_record_number", Text, Phi, Remove),
-    col("first_name", Text, Phi, Remove),
-    col("last_name", Text, Phi, Remove),
-    col("date_of_birth", Date, Phi, BirthYear),
-    col("sex", Text, Phi, Keep),
-    col("email", Text, Phi, Remove),
-    col("phone", Text, Phi, Remove),
-    col("address_line", Text, Phi, Remove),
-    col("city", Text, Phi, Remove),
-    col("state", Text, Phi, Keep),
-    col("zip_code", Text, Phi, Zip3),
-    col("insurance_member_id", Text, Phi, Remove),
-    col("primary_diagnosis_code", Text, Phi, Keep),
-    col("intake_date", Date, Phi, Year),
-    col("status", Text, General, Keep),
+    col("id", Id, Phi, Pseudonym),                   // R: the record's own number
+    col("medical_record_number", Text, Phi, Remove), // H
+    col("first_name", Text, Phi, Remove),            // A
+    col("last_name", Text, Phi, Remove),             // A
+    col("date_of_birth", Date, Phi, BirthYear),      // C: year; any year of a 90+ age: "90+"
+    col("sex", Text, Phi, vocabulary(V::Sex)),       // not an identifier; F/M/X/U only
+    col("email", Text, Phi, Remove),                 // F
+    col("phone", Text, Phi, Remove),                 // D
+    col("address_line", Text, Phi, Remove),          // B
+    col("city", Text, Phi, Remove),                  // B
+    col("state", Text, Phi, vocabulary(V::UsState)), // B allows the state; USPS codes only
+    col("zip_code", Text, Phi, Zip3),                // B: 3 digits, 000 where ≤ 20,000 people
+    col("insurance_member_id", Text, Phi, Remove),   // I
+    col("primary_diagnosis_code", Text, Phi, vocabulary(V::Icd10Cm)), // clinical code, not an identifier
+    col("intake_date", Date, Phi, Year),             // C
+    col("status", Text, General, vocabulary(V::ClientStatus)),
 ];
 
 const APPOINTMENTS: &[Column] = &[
-    col("id", Id, Phi, Pseudonym),
-    col("client_id", Id, Phi, Pseudonym),
-    col("staff_id", Id, Pii, Pseudonym),
-    col("starts_at", Timestamp, Phi, Year),
-    col("duration_minutes", Integer, General, Keep),
-    col("appointment_type", Text, Phi, Keep),
-    col("location", Text, General, Keep),
-    col("status", Text, General, Keep),
-    col("notes", Text, Phi, Remove),
+    col("id", Id, Phi, Pseudonym),                   // R
+    col("client_id", Id, Phi, Pseudonym),            // R
+    col("staff_id", Id, Pii, Pseudonym),             // R
+    col("starts_at", Timestamp, Phi, Year),          // C
+    col("duration_minutes", Integer, General, Keep), // a number of minutes
+    col("appointment_type", Text, Phi, vocabulary(V::AppointmentType)),
+    col("location", Text, General, Remove), // B: a site's name places the client in a town
+    col("status", Text, General, vocabulary(V::AppointmentStatus)),
+    col("notes", Text, Phi, Remove), // free text: may hold any of A–R
 ];
 
 const ENCOUNTERS: &[Column] = &[
-    col("id", Id, Phi, Pseudonym),
-    col("client_id", Id, Phi, Pseudonym),
-    col("staff_id", Id, Pii, Pseudonym),
-    col("appointment_id", Id, Phi, Pseudonym),
-    col("service_date", Date, Phi, Year),
-    col("diagnosis_code", Text, Phi, Keep),
-    col("procedure_code", Text, Phi, Keep),
+    col("id", Id, Phi, Pseudonym),             // R
+    col("client_id", Id, Phi, Pseudonym),      // R
+    col("staff_id", Id, Pii, Pseudonym),       // R
+    col("appointment_id", Id, Phi, Pseudonym), // R
+    col("service_date", Date, Phi, Year),      // C
+    col("diagnosis_code", Text, Phi, vocabulary(V::Icd10Cm)),
+    col("procedure_code", Text, Phi, vocabulary(V::Procedure)),
     col("duration_minutes", Integer, General, Keep),
-    col("note_summary", Text, Phi, Remove),
+    col("note_summary", Text, Phi, Remove), // free text
 ];
 
 const CLAIMS: &[Column] = &[
-    col("id", Id, Phi, Pseudonym),
-    col("client_id", Id, Phi, Pseudonym),
-    col("encounter_id", Id, Phi, Pseudonym),
-    col("claim_number", Text, Phi, Remove),
-    col("payer_name", Text, Phi, Keep),
-    col("procedure_code", Text, Phi, Keep),
-    col("diagnosis_code", Text, Phi, Keep),
-    col("submitted_on", Date, Phi, Year),
-    col("billed_cents", Money, Phi, Keep),
+    col("id", Id, Phi, Pseudonym),                      // R
+    col("client_id", Id, Phi, Pseudonym),               // R
+    col("encounter_id", Id, Phi, Pseudonym),            // R
+    col("claim_number", Text, Phi, Remove),             // J
+    col("payer_name", Text, Phi, vocabulary(V::Payer)), // an employer's own plan would name the employer
+    col("procedure_code", Text, Phi, vocabulary(V::Procedure)),
+    col("diagnosis_code", Text, Phi, vocabulary(V::Icd10Cm)),
+    col("submitted_on", Date, Phi, Year),  // C
+    col("billed_cents", Money, Phi, Keep), // amounts, not identifiers
     col("paid_cents", Money, Phi, Keep),
-    col("status", Text, General, Keep),
+    col("status", Text, General, vocabulary(V::ClaimStatus)),
 ];
 
 const STAFF: &[Column] = &[
-    col("id", Id, Pii, Pseudonym),
-    col("employee_number", Text, Pii, Remove),
-    col("first_name", Text, Pii, Remove),
-    col("last_name", Text, Pii, Remove),
-    col("email", Text, Pii, Remove),
-    col("phone", Text, Pii, Remove),
-    col("job_title", Text, General, Keep),
-    col("npi", Text, Pii, Remove),
-    col("hired_on", Date, Pii, Year),
+    col("id", Id, Pii, Pseudonym),                            // R
+    col("employee_number", Text, Pii, Remove),                // R
+    col("first_name", Text, Pii, Remove),                     // A
+    col("last_name", Text, Pii, Remove),                      // A
+    col("email", Text, Pii, Remove),                          // F
+    col("phone", Text, Pii, Remove),                          // D
+    col("job_title", Text, General, vocabulary(V::JobTitle)), // a title of one's own names its holder
+    col("npi", Text, Pii, Remove),                            // K: a licence-like provider number
+    col("hired_on", Date, Pii, Year),                         // C
     col("active", Bool, General, Keep),
 ];
 
+// The audit trail is never part of a de-identified dataset (the catalog offers it only to the
+// audit-trail export, identified): were it ever offered, nothing of it would survive.
 const AUDIT_LOGS: &[Column] = &[
-    col("id", Integer, General, Keep),
-    col("occurred_at", Timestamp, General, Keep),
-    col("event", Text, General, Keep),
-    col("actor_id", Id, Pii, Pseudonym),
-    col("target_type", Text, General, Keep),
-    col("target_id", Text, General, Keep),
-    col("payload", Json, General, Keep),
+    col("id", Integer, General, Remove), // the organisation's own entry number (`org_seq`)
+    col("occurred_at", Timestamp, General, Remove),
+    col("event", Text, General, Remove),
+    col("actor_id", Id, Pii, Remove),
+    col("target_type", Text, General, Remove),
+    col("target_id", Text, General, Remove),
+    col("payload", Json, General, Remove), // ids, counts and settings, but free-form
 ];
 
 impl EntityType {
@@ -231,6 +255,17 @@ impl EntityType {
             EntityType::Claims => CLAIMS,
             EntityType::Staff => STAFF,
             EntityType::AuditLogs => AUDIT_LOGS,
+        }
+    }
+
+    /// The column an export reads and writes as the rows' `id`, in whose order it reads them:
+    /// the record's own id, or, for the audit log, the organisation's own entry number
+    /// (`org_seq`: 1, 2, 3…), since the global sequence's gaps would reveal how busy other
+    /// organisations are.
+    pub fn key_column(self) -> &'static str {
+        match self {
+            EntityType::AuditLogs => "org_seq",
+            _ => "id",
         }
     }
 
@@ -327,6 +362,24 @@ mod tests {
                 }
                 if column.kind == Kind::Date || column.kind == Kind::Timestamp {
                     assert_ne!(column.deidentify, Deidentify::Keep, "{entity:?}.{}", column.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_text_survives_de_identification_unless_held_to_a_vocabulary() {
+        for entity in EntityType::ALL {
+            for column in entity.columns() {
+                if matches!(column.kind, Kind::Text | Kind::Json) {
+                    assert!(
+                        matches!(
+                            column.deidentify,
+                            Deidentify::Remove | Deidentify::Zip3 | Deidentify::Vocabulary(_)
+                        ),
+                        "{entity:?}.{} is free text kept as it is",
+                        column.name
+                    );
                 }
             }
         }

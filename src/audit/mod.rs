@@ -1,5 +1,8 @@
 //! The audit log (`pf_audit_logs`): who did what, to what, in which organisation, and when.
 //! Append-only: this module only ever inserts, and the database refuses updates and deletes.
+//! Denials before anyone signs in are counted apart, in a bounded table (`denials`).
+
+pub mod denials;
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -100,35 +103,63 @@ impl AuditEntry {
     }
 }
 
-/// Inserts `entry` through `$executor` (a pool or a transaction's connection).
-macro_rules! insert_entry {
-    ($executor:expr, $entry:expr) => {
-        sqlx::query(
+/// The insert for an entry of `organization` on `backend`: an organisation's entry takes the
+/// organisation's next number (`org_seq`) in the same statement. Postgres hands it out with an
+/// upsert on the organisation's counter row, whose lock queues concurrent writers of that one
+/// organisation until they commit; SQLite, one writer at a time anyway, takes MAX + 1 along the
+/// unique index.
+fn insert_sql(backend: &str, organization: bool) -> &'static str {
+    match (backend, organization) {
+        (_, false) => {
             "INSERT INTO pf_audit_logs \
              (organization_id, actor_id, event, target_type, target_id, payload, occurred_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind($entry.organization_id)
-        .bind($entry.actor_id)
-        .bind($entry.event.as_str())
-        .bind($entry.target_type)
-        .bind(&$entry.target_id)
-        .bind(sqlx::types::Json(&$entry.payload))
-        .bind(now())
-        .execute($executor)
-        .await
-        .map(|done| done.rows_affected())
+             VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        }
+        ("postgres", true) => {
+            "WITH seq AS (\
+                 INSERT INTO pf_audit_sequences (organization_id, last_seq) VALUES ($1, 1) \
+                 ON CONFLICT (organization_id) DO UPDATE SET last_seq = pf_audit_sequences.last_seq + 1 \
+                 RETURNING last_seq) \
+             INSERT INTO pf_audit_logs \
+             (organization_id, org_seq, actor_id, event, target_type, target_id, payload, occurred_at) \
+             SELECT $1, last_seq, $2, $3, $4, $5, $6, $7 FROM seq"
+        }
+        (_, true) => {
+            "INSERT INTO pf_audit_logs \
+             (organization_id, org_seq, actor_id, event, target_type, target_id, payload, occurred_at) \
+             VALUES ($1, (SELECT COALESCE(MAX(org_seq), 0) + 1 FROM pf_audit_logs WHERE organization_id = $1), \
+                     $2, $3, $4, $5, $6, $7)"
+        }
+    }
+}
+
+/// Inserts `entry` through `$executor` (a pool or a transaction's connection) on `$backend`.
+macro_rules! insert_entry {
+    ($executor:expr, $backend:expr, $entry:expr) => {
+        sqlx::query(insert_sql($backend, $entry.organization_id.is_some()))
+            .bind($entry.organization_id)
+            .bind($entry.actor_id)
+            .bind($entry.event.as_str())
+            .bind($entry.target_type)
+            .bind(&$entry.target_id)
+            .bind(sqlx::types::Json(&$entry.payload))
+            .bind(now())
+            .execute($executor)
+            .await
+            .map(|done| done.rows_affected())
     };
 }
 
 /// Appends `entry` to the audit log.
 pub async fn record(db: &Db, entry: AuditEntry) -> Result<(), sqlx::Error> {
-    with_db!(db, pool => insert_entry!(pool, entry))?;
+    let backend = db.backend();
+    with_db!(db, pool => insert_entry!(pool, backend, entry))?;
     Ok(())
 }
 
 /// Appends `entry` inside `tx`: it is logged if and only if the transaction commits.
 pub async fn record_in(tx: &mut Tx, entry: AuditEntry) -> Result<(), sqlx::Error> {
-    with_tx!(tx, conn => insert_entry!(conn, entry))?;
+    let backend = tx.backend();
+    with_tx!(tx, conn => insert_entry!(conn, backend, entry))?;
     Ok(())
 }
