@@ -319,3 +319,111 @@ async fn ttls_are_bounded_and_honoured(store: Store) {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_ne!(url, storage.signed_get_url(&key, HOUR, "x.csv").unwrap());
 }
+
+/// Server-side encryption (`S3_SSE`) is asked for on every upload, a single PutObject and a
+/// multipart upload alike, with the header signed: the test server checks every signature over
+/// the headers it is told were signed, and accepts both, from SSE-S3 and from SSE-KMS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_ask_for_server_side_encryption_and_the_store_accepts_them() {
+    for vars in [
+        &[("S3_SSE", "AES256")][..],
+        &[
+            ("S3_SSE", "aws:kms"),
+            ("S3_SSE_KMS_KEY_ID", "arn:aws:kms:us-east-1:111122223333:key/test"),
+        ][..],
+    ] {
+        let app = TestApp::with_s3(Backend::Sqlite, vars).await;
+        let storage = &app.state.storage;
+        for size in [1_000, 12 * 1024 * 1024] {
+            let data = payload(size);
+            let key = key("export.csv");
+            assert_eq!(put(storage, &key, &data).await, size as u64, "{vars:?}");
+            let url = storage.signed_get_url(&key, HOUR, "export.csv").unwrap();
+            assert!(
+                fetch(&app, &url, None).await.body == data,
+                "{vars:?}: {size} bytes differ"
+            );
+        }
+    }
+}
+
+/// An upload already gone answers 403 to a second abort on the test server (S3: 404): ListParts
+/// confirms nothing is left, so it is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aborting_an_upload_twice_is_done_once_nothing_is_left() {
+    let app = TestApp::with_s3(Backend::Sqlite, &[]).await;
+    let storage = &app.state.storage;
+    let key = key("export.csv");
+    let mut writer = storage.writer(&key, "text/csv").await.unwrap();
+    writer.write(&payload(6 * 1024 * 1024)).await.unwrap();
+    writer.abort().await;
+    // An id the store no longer knows: it answers 403, and ListParts lists no part.
+    let gone = storage.abort_upload(&key, &Uuid::new_v4().to_string()).await;
+    assert!(gone.is_ok(), "{gone:?}");
+}
+
+/// The issue that found this: a 403 to an abort was taken for "already gone" whenever the
+/// bucket answered, though S3 says 403 when the credentials may not abort — the upload's note
+/// was forgotten with its parts still stored. Now ListParts must confirm nothing is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_refused_while_parts_are_left_is_not_taken_for_done() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
+    let parts_left = Arc::new(AtomicBool::new(true));
+    let answer = parts_left.clone();
+    // A store that refuses every abort and lists one part while `parts_left`, else none.
+    let store = axum::Router::new().fallback(move |method: http::Method, uri: http::Uri| {
+        let parts_left = answer.load(Ordering::SeqCst);
+        async move {
+            let listing = uri.query().unwrap_or("").contains("uploadId");
+            match method {
+                http::Method::DELETE => (StatusCode::FORBIDDEN, String::new()),
+                http::Method::GET if listing && !parts_left => (StatusCode::NOT_FOUND, String::new()),
+                http::Method::GET if listing => (
+                    StatusCode::OK,
+                    concat!(
+                        r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+                        r#"<ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">"#,
+                        "<Bucket>pf-exports</Bucket><Key>k</Key><UploadId>u</UploadId>",
+                        "<MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated>",
+                        "<Part><PartNumber>1</PartNumber><ETag>\"e\"</ETag>",
+                        "<LastModified>2026-11-27T00:00:00.000Z</LastModified><Size>5242880</Size></Part>",
+                        "</ListPartsResult>"
+                    )
+                    .to_owned(),
+                ),
+                _ => (StatusCode::OK, String::new()),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, store).await.unwrap() });
+    let url = format!("s3://pf-exports?endpoint=http://{address}&style=path");
+    let app = TestApp::with_env(
+        Backend::Sqlite,
+        &[
+            ("STORAGE_URL", &url),
+            ("S3_ACCESS_KEY_ID", "key"),
+            ("S3_SECRET_ACCESS_KEY", "secret"),
+        ],
+    )
+    .await;
+    let key = key("export.csv");
+    let refused = app.state.storage.abort_upload(&key, "upload-1").await;
+    assert!(
+        matches!(
+            refused,
+            Err(StorageError::S3 {
+                operation: "AbortMultipartUpload",
+                status: 403
+            })
+        ),
+        "{refused:?}"
+    );
+    parts_left.store(false, Ordering::SeqCst);
+    let gone = app.state.storage.abort_upload(&key, "upload-1").await;
+    assert!(gone.is_ok(), "{gone:?}");
+}

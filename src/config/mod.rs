@@ -204,6 +204,46 @@ env = "DEV"
     }
 
     #[test]
+    fn server_side_encryption_is_aes256_or_kms_with_an_optional_key() {
+        use crate::config::storage::Encryption;
+        let s3 = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = vec![
+                ("STORAGE_URL", "s3://b?endpoint=http://127.0.0.1:9000"),
+                ("S3_ACCESS_KEY_ID", "AK"),
+                ("S3_SECRET_ACCESS_KEY", "SK"),
+            ];
+            vars.extend_from_slice(extra);
+            load(FILE, &vars).map(|config| match config.storage.backend {
+                StorageBackend::S3(s3) => s3.encryption,
+                other => panic!("{other:?}"),
+            })
+        };
+        assert_eq!(s3(&[]).unwrap(), None);
+        assert_eq!(s3(&[("S3_SSE", "AES256")]).unwrap(), Some(Encryption::Aes256));
+        assert_eq!(
+            s3(&[("S3_SSE", "aws:kms")]).unwrap(),
+            Some(Encryption::Kms { key_id: None })
+        );
+        assert_eq!(
+            s3(&[("S3_SSE", "aws:kms"), ("S3_SSE_KMS_KEY_ID", "alias/exports")]).unwrap(),
+            Some(Encryption::Kms {
+                key_id: Some("alias/exports".into())
+            })
+        );
+        for (bad, key) in [
+            (&[("S3_SSE", "aes256")][..], "S3_SSE"),
+            (&[("S3_SSE_KMS_KEY_ID", "alias/exports")][..], "S3_SSE_KMS_KEY_ID"),
+            (
+                &[("S3_SSE", "AES256"), ("S3_SSE_KMS_KEY_ID", "alias/exports")][..],
+                "S3_SSE_KMS_KEY_ID",
+            ),
+        ] {
+            let message = s3(bad).unwrap_err().to_string();
+            assert!(message.contains(key), "{bad:?}: {message}");
+        }
+    }
+
+    #[test]
     fn the_retry_policy_defaults_and_can_be_set() {
         let config = load(FILE, &[]).unwrap();
         assert_eq!(config.worker.retry, RetryPolicy::default());

@@ -43,6 +43,33 @@ pub struct S3Settings {
     pub access_key_id: String,
     pub secret_access_key: String,
     pub part_size: usize,
+    /// Server-side encryption asked for on every upload (`S3_SSE`), if any.
+    pub encryption: Option<Encryption>,
+}
+
+/// Server-side encryption of stored objects (`x-amz-server-side-encryption`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encryption {
+    /// `S3_SSE=AES256`: keys managed by the store (SSE-S3).
+    Aes256,
+    /// `S3_SSE=aws:kms`: a KMS key, the account's default unless `S3_SSE_KMS_KEY_ID` names one.
+    Kms { key_id: Option<String> },
+}
+
+impl Encryption {
+    /// The request headers that ask for it.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Encryption::Aes256 => vec![("x-amz-server-side-encryption", "AES256".to_owned())],
+            Encryption::Kms { key_id } => {
+                let mut headers = vec![("x-amz-server-side-encryption", "aws:kms".to_owned())];
+                if let Some(key_id) = key_id {
+                    headers.push(("x-amz-server-side-encryption-aws-kms-key-id", key_id.clone()));
+                }
+                headers
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for StorageSettings {
@@ -65,6 +92,7 @@ impl std::fmt::Debug for S3Settings {
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"[redacted]")
             .field("part_size", &self.part_size)
+            .field("encryption", &self.encryption)
             .finish()
     }
 }
@@ -158,5 +186,29 @@ fn parse_storage_url(source: &Source, text: &str, bucket: &str) -> Result<Storag
         part_size: source
             .env_only_parsed("S3_PART_SIZE")?
             .unwrap_or(DEFAULT_PART_SIZE),
+        encryption: encryption(source)?,
     }))
+}
+
+/// `S3_SSE` (`AES256` or `aws:kms`) and `S3_SSE_KMS_KEY_ID` (only with `aws:kms`).
+fn encryption(source: &Source) -> Result<Option<Encryption>, ConfigError> {
+    let key_id = source
+        .env_only("S3_SSE_KMS_KEY_ID")
+        .filter(|id| !id.trim().is_empty());
+    match source.env_only("S3_SSE").as_deref().map(str::trim) {
+        None | Some("") if key_id.is_some() => {
+            Err(ConfigError::invalid("S3_SSE_KMS_KEY_ID", "needs S3_SSE=aws:kms"))
+        }
+        None | Some("") => Ok(None),
+        Some("AES256") if key_id.is_some() => Err(ConfigError::invalid(
+            "S3_SSE_KMS_KEY_ID",
+            "needs S3_SSE=aws:kms, not AES256",
+        )),
+        Some("AES256") => Ok(Some(Encryption::Aes256)),
+        Some("aws:kms") => Ok(Some(Encryption::Kms { key_id })),
+        Some(other) => Err(ConfigError::invalid(
+            "S3_SSE",
+            format!("must be AES256 or aws:kms, not {other:?}"),
+        )),
+    }
 }
