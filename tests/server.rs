@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::process::Command;
+use std::{process::Command, time::Duration};
 
 use common::{BIN, TestServer, http_client as client, session_cookie};
 
@@ -339,5 +339,80 @@ async fn the_signed_in_page_renders_whole_every_time() {
             .unwrap_or_else(|error| panic!("request {attempt}: {error}"));
         assert!(html.contains("</html>"), "request {attempt} cut short");
         assert!(html.contains("New Export"), "request {attempt}");
+    }
+}
+
+/// A client that sends its headers too slowly (here, never finishes them) is disconnected once
+/// the header-read timeout passes, so slow clients cannot hold connections open for ever.
+#[tokio::test]
+async fn a_client_slow_to_send_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start("slow-headers", &[("HEADER_READ_TIMEOUT_SECS", "1")]);
+    let address = server
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(20), slow.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the connection was still open 20 s after a 1 s header timeout"
+    );
+    // Nothing was served from the half-sent request.
+    assert!(!String::from_utf8_lossy(&rest).contains("200 OK"));
+}
+
+/// Past `MAX_CONNECTIONS`, a new connection waits (in the kernel's backlog) until one closes: idle
+/// clients hold no more than their share of descriptors.
+#[tokio::test]
+async fn connections_past_the_limit_wait_until_one_closes() {
+    let server = TestServer::start(
+        "max-connections",
+        &[("MAX_CONNECTIONS", "2"), ("HEADER_READ_TIMEOUT_SECS", "60")],
+    );
+    let address = server
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let idle: Vec<_> = futures::future::join_all((0..2).map(|_| tokio::net::TcpStream::connect(&address)))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    // Each a fresh connection: a pooled one could have been accepted before the idle two.
+    let client = || {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap()
+    };
+    let refused = client().get(server.url("/healthz")).send().await;
+    assert!(refused.is_err(), "a third connection was served: {refused:?}");
+    drop(idle);
+    let served = eventually_ok(|| client().get(server.url("/healthz")).send()).await;
+    assert_eq!(served.status(), reqwest::StatusCode::OK);
+}
+
+/// The first success of `attempt` within 20 s.
+async fn eventually_ok<F, Fut, T, E>(attempt: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: std::fmt::Debug,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match attempt().await {
+            Ok(value) => return value,
+            Err(error) if std::time::Instant::now() > deadline => panic!("{error:?}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
     }
 }

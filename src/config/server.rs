@@ -1,4 +1,5 @@
-//! The server's own settings: where its files are, its database, the demo seed and metrics.
+//! The server's own settings: where its files are, its database, the demo seed, metrics and
+//! the listener's limits.
 
 use std::path::PathBuf;
 
@@ -19,6 +20,13 @@ pub struct ServerSettings {
     /// When set, `/metrics` answers only `Authorization: Bearer <token>`. `METRICS_TOKEN`;
     /// required in production (the queue's depth is nobody else's business).
     pub metrics_token: Option<String>,
+    /// Connections served at once; beyond, new ones wait in the kernel's backlog (so slow or idle
+    /// clients cannot take every file descriptor). `[app] max-connections` (512, 1–100,000).
+    pub max_connections: usize,
+    /// How long a client has to send a request's headers (also the first request's, and the
+    /// next one's on a kept-alive connection) before the connection is closed.
+    /// `[app] header-read-timeout-secs` (10, 1–300).
+    pub header_read_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for ServerSettings {
@@ -29,6 +37,8 @@ impl std::fmt::Debug for ServerSettings {
             .field("database_max_connections", &self.database_max_connections)
             .field("seed_demo", &self.seed_demo)
             .field("metrics_token", &redacted(&self.metrics_token))
+            .field("max_connections", &self.max_connections)
+            .field("header_read_timeout", &self.header_read_timeout)
             .finish()
     }
 }
@@ -72,6 +82,12 @@ impl ServerSettings {
             database_max_connections: source.within("database-max-connections", 10, 1..=10_000)?,
             seed_demo,
             metrics_token,
+            max_connections: source.within("max-connections", 512, 1..=100_000)?,
+            header_read_timeout: std::time::Duration::from_secs(source.within(
+                "header-read-timeout-secs",
+                10,
+                1..=300,
+            )?),
         })
     }
 }

@@ -2,6 +2,7 @@
 //! and graceful shutdown, for web and worker processes.
 
 mod downloads;
+mod listener;
 pub mod middleware;
 
 use std::net::SocketAddr;
@@ -159,12 +160,11 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
         .then(|| tokio::spawn(Worker::new(WorkerContext::of(&state)).run(shutdown.clone())));
     tokio::spawn(crate::auth::housekeeping::run(state.db.clone(), shutdown.clone()));
     tracing::info!(database = state.db.backend(), "listening on http://{local}");
-    axum::serve(
-        listener,
-        router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-    .await?;
+    let limits = listener::Limits {
+        max_connections: state.config.server.max_connections,
+        header_read_timeout: state.config.server.header_read_timeout,
+    };
+    listener::serve(listener, router(state.clone()), limits, shutdown.clone()).await;
     if let Some(worker) = worker {
         let _ = worker.await;
     }
