@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     audit::denials,
+    error::LogSafe,
     auth::{session, throttle},
     db::Db,
 };
@@ -31,7 +32,9 @@ pub async fn run(db: Db, shutdown: CancellationToken) {
             Ok((sessions, failures)) => {
                 tracing::info!(sessions, failures, "housekeeping removed stale sign-in state")
             }
-            Err(error) => tracing::warn!(%error, "housekeeping failed; trying again later"),
+            Err(error) => {
+                tracing::warn!(error = %LogSafe(&error), "housekeeping failed; trying again later")
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
