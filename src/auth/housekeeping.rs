@@ -8,9 +8,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     audit::denials,
-    error::LogSafe,
     auth::{session, throttle},
     db::Db,
+    error::LogSafe,
 };
 
 /// How often a web process sweeps. Deleting what another process already deleted is harmless.
