@@ -109,8 +109,9 @@ for entity, ago in (("staff", 120), ("claims", 121)):
 PER_USER_PER_HOUR = 30  # the default EXPORT_LIMIT_PER_USER_PER_HOUR
 for n in range(PER_USER_PER_HOUR):
     db.execute(
-        "INSERT INTO pf_audit_logs (organization_id, actor_id, event, target_type, target_id, payload, occurred_at) "
-        "VALUES (?, ?, 'export_request_created', 'export_request', ?, '{}', ?)",
+        "INSERT INTO pf_audit_logs (organization_id, org_seq, actor_id, event, target_type, target_id, payload, "
+        "occurred_at) VALUES (?1, (SELECT COALESCE(MAX(org_seq), 0) + 1 FROM pf_audit_logs WHERE organization_id = ?1), "
+        "?2, 'export_request_created', 'export_request', ?3, '{}', ?4)",
         (acme, finance, str(uuid.uuid4()), at(5 + n / 60)),
     )
 db.commit()
