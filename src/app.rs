@@ -1,7 +1,7 @@
 //! The HTML shell, the router and the routes: what the server renders and the browser hydrates.
 
 use leptos::prelude::*;
-use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{Link, Meta, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     SsrMode, StaticSegment,
     components::{Redirect, Route, Router, Routes},
@@ -26,12 +26,18 @@ use crate::{
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     content_security_policy();
+    // The bundle's stylesheet, by its hashed name (see `config`).
+    #[cfg(feature = "ssr")]
+    let stylesheet = use_context::<crate::state::AppState>().map(|state| state.config.stylesheet.clone());
+    #[cfg(not(feature = "ssr"))]
+    let stylesheet: Option<String> = None;
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link id="leptos" rel="stylesheet" href=stylesheet />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -79,7 +85,6 @@ pub fn App() -> impl IntoView {
     mark_hydrated();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/data-exports.css" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Meta name="description" content="Asynchronous, audited data exports of your organisation's records." />
         <Title formatter=|page: String| format!("{page} · Exports") />

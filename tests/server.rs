@@ -23,15 +23,88 @@ async fn serves_the_exports_page_with_the_hydration_script() {
     assert!(html.contains("<title>Data Exports · Exports</title>"), "{html}");
     // Nobody is signed in: the page's gate asks for it, and no data is rendered.
     assert!(html.contains("Please sign in"), "{html}");
-    assert!(
-        html.contains("/pkg/data-exports.js"),
-        "no hydration script in {html}"
-    );
-    assert!(
-        html.contains("/pkg/data-exports.wasm") || html.contains("data-exports_bg.wasm"),
-        "{html}"
-    );
+    // The bundle by the names the build gave it (with their content hashes).
+    for file in bundle_files() {
+        assert!(html.contains(&format!("/pkg/{file}")), "no {file} in {html}");
+    }
     assert!(html.contains("hydrate"), "{html}");
+}
+
+/// The built bundle's JS, WASM and CSS file names, as `target/site/hash.txt` lists them (the
+/// release build runs before the tests).
+fn bundle_files() -> Vec<String> {
+    let listed = concat!(env!("CARGO_MANIFEST_DIR"), "/target/site/hash.txt");
+    let hashes =
+        std::fs::read_to_string(listed).unwrap_or_else(|e| panic!("{listed}: {e} (build the site first)"));
+    let hash = |kind: &str| {
+        hashes
+            .lines()
+            .filter_map(|line| line.split_once(':'))
+            .find_map(|(file, hash)| (file.trim() == kind).then(|| hash.trim().to_owned()))
+            .unwrap_or_else(|| panic!("no {kind} in {hashes}"))
+    };
+    ["js", "wasm", "css"]
+        .into_iter()
+        .map(|kind| format!("data-exports.{}.{kind}", hash(kind)))
+        .collect()
+}
+
+/// The bundle goes out compressed at build time (brotli or gzip, as the browser accepts), cached
+/// for a year under its hashed names; a page is compressed as it is served and never cached; an
+/// old bundle name is a 404 nobody caches.
+#[tokio::test]
+async fn the_bundle_is_precompressed_and_immutable_and_pages_are_compressed() {
+    let server = TestServer::start("compression", &[]);
+    let get = |path: String, encoding: Option<&'static str>| {
+        let mut request = client().get(server.url(&path));
+        if let Some(encoding) = encoding {
+            request = request.header("accept-encoding", encoding);
+        }
+        request.send()
+    };
+    let site = concat!(env!("CARGO_MANIFEST_DIR"), "/target/site/pkg");
+    for file in bundle_files() {
+        let stored = std::fs::metadata(format!("{site}/{file}")).unwrap().len();
+        for (accepted, encoding) in [
+            (Some("br, gzip"), Some("br")),
+            (Some("gzip"), Some("gzip")),
+            (None, None),
+        ] {
+            let response = get(format!("/pkg/{file}"), accepted).await.unwrap();
+            assert_eq!(response.status(), 200, "{file}");
+            let headers = response.headers().clone();
+            assert_eq!(
+                headers["cache-control"], "public, max-age=31536000, immutable",
+                "{file}"
+            );
+            let sent = headers
+                .get("content-encoding")
+                .map(|value| value.to_str().unwrap().to_owned());
+            assert_eq!(sent.as_deref(), encoding, "{file} for {accepted:?}");
+            let length = response.bytes().await.unwrap().len() as u64;
+            if encoding.is_some() {
+                assert!(
+                    length < stored / 2,
+                    "{file}: {length} of {stored} bytes as {encoding:?}"
+                );
+            } else {
+                assert_eq!(length, stored, "{file}");
+            }
+        }
+    }
+    let plain = get("/login".into(), None).await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().await.unwrap().len();
+    for encoding in ["br", "gzip"] {
+        let page = get("/login".into(), Some(encoding)).await.unwrap();
+        assert_eq!(page.headers()["content-encoding"], encoding);
+        assert_eq!(page.headers()["cache-control"], "no-store");
+        let sent = page.bytes().await.unwrap().len();
+        assert!(sent < plain / 2, "{encoding}: {sent} of {plain} bytes");
+    }
+    let old = get("/pkg/data-exports.js".into(), Some("br")).await.unwrap();
+    assert_eq!(old.status(), 404);
+    assert_eq!(old.headers()["cache-control"], "no-store");
 }
 
 #[tokio::test]
@@ -74,7 +147,8 @@ async fn pages_allow_only_their_own_nonced_scripts_and_every_response_is_hardene
         nonces.push(nonce);
     }
     assert_ne!(nonces[0], nonces[1], "a nonce is used once");
-    for path in ["/login", "/healthz", "/no-such-page", "/pkg/data-exports.css"] {
+    let css = format!("/pkg/{}", bundle_files()[2]);
+    for path in ["/login", "/healthz", "/no-such-page", css.as_str()] {
         let response = client().get(server.url(path)).send().await.unwrap();
         let headers = response.headers();
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");

@@ -30,8 +30,10 @@ use source::Source;
 /// Everything the server needs to start, already validated.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Leptos's options: address, site root, bundle name, environment.
+    /// Leptos's options: address, site root, bundle name (and its files' hashes), environment.
     pub leptos_options: LeptosOptions,
+    /// Where the bundle's stylesheet is served (`/pkg/data-exports.<hash>.css`).
+    pub stylesheet: String,
     pub server: ServerSettings,
     pub sessions: SessionSettings,
     pub storage: StorageSettings,
@@ -66,7 +68,8 @@ impl Config {
             Some(toml::Value::Table(app)) => app,
             Some(_) => return Err(parse_error("[app] must be a table".into())),
         };
-        let leptos_options = get_config_from_str(text).map_err(|e| parse_error(e.to_string()))?;
+        let (leptos_options, stylesheet) =
+            with_hashed_bundle(get_config_from_str(text).map_err(|e| parse_error(e.to_string()))?);
         let production = matches!(leptos_options.env, Env::PROD);
 
         let source = Source::new(app, &env);
@@ -78,6 +81,7 @@ impl Config {
             limits: ExportLimits::load(&source)?,
             server,
             leptos_options,
+            stylesheet,
         };
         if let Some(key) = source.unknown_key() {
             return Err(parse_error(format!("unknown key `{key}` in [app]")));
@@ -89,6 +93,27 @@ impl Config {
     pub fn production(&self) -> bool {
         matches!(self.leptos_options.env, Env::PROD)
     }
+}
+
+/// `options` naming the bundle's files by their content hashes when the built site lists them
+/// (`<site-root>/hash.txt`, written by cargo-leptos with `hash-files`; as built otherwise), and
+/// the stylesheet's path.
+fn with_hashed_bundle(mut options: LeptosOptions) -> (LeptosOptions, String) {
+    let mut css = options.output_name.to_string();
+    let listed = std::path::Path::new(&*options.site_root).join("hash.txt");
+    if let (Ok(path), Ok(hashes)) = (std::path::absolute(&listed), std::fs::read_to_string(&listed)) {
+        options.hash_files = true;
+        options.hash_file = path.to_string_lossy().into();
+        if let Some(hash) = hashes
+            .lines()
+            .filter_map(|line| line.split_once(':'))
+            .find_map(|(file, hash)| (file.trim() == "css").then(|| hash.trim()))
+        {
+            css = format!("{css}.{hash}");
+        }
+    }
+    let stylesheet = format!("/{}/{css}.css", options.site_pkg_dir);
+    (options, stylesheet)
 }
 
 #[cfg(test)]

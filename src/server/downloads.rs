@@ -24,29 +24,31 @@ use crate::{
 pub const ROUTE: &str = "/settings/exports/{id}/download";
 
 pub async fn download(State(state): State<AppState>, Path(id): Path<String>, parts: Parts) -> Response {
+    let stylesheet = state.config.stylesheet.clone();
     let Ok(id) = id.parse::<Uuid>() else {
-        return refused(&AppError::NotFound);
+        return refused(&AppError::NotFound, &stylesheet);
     };
     let user = match authorize(&state, &parts, Permission::ViewExports).await {
         Ok(user) => user,
         Err(AppError::Unauthenticated) => return Redirect::to(routes::LOGIN_PAGE).into_response(),
-        Err(error) => return refused(&error),
+        Err(error) => return refused(&error, &stylesheet),
     };
     match sign_download(&Authorized { state, user }, id).await {
         Ok(url) => Redirect::to(&url).into_response(),
-        Err(error) => refused(&error),
+        Err(error) => refused(&error, &stylesheet),
     }
 }
 
 /// Why there is no download, as a page (its sentence is one a user may see).
-fn refused(error: &AppError) -> Response {
+fn refused(error: &AppError, stylesheet: &str) -> Response {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let page = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Download unavailable</title><link rel=\"stylesheet\" href=\"/pkg/data-exports.css\"></head>\
+         <title>Download unavailable</title><link rel=\"stylesheet\" href=\"{}\"></head>\
          <body><main class=\"page narrow-page\"><h1>Download unavailable</h1><p role=\"alert\">{}</p>\
          <p><a href=\"{}\">Back to Data Exports</a></p></main></body></html>",
+        escape(stylesheet),
         escape(&error.to_string()),
         routes::EXPORTS_PAGE
     );

@@ -76,14 +76,20 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
 const DEFAULT_POLICY: &str =
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-/// Sets the security headers on every response (and `Cache-Control: no-store` on all but the
-/// static bundle); a page's own Content-Security-Policy (with its nonce, see `app::shell`) is kept.
+/// Sets the security headers on every response, and its caching: the bundle (`/pkg/*`, every
+/// file named by its content hash) for a year, immutable; the favicon for a day; everything else
+/// `no-store`. A page's own Content-Security-Policy (with its nonce, see `app::shell`) is kept.
 pub async fn security_headers(request: Request, next: Next) -> Response {
-    // The bundle and its assets may be cached; everything else (pages, server functions' answers,
-    // signed downloads) carries the organisation's data and is stored by no cache.
-    let cacheable = ["/pkg/", "/favicon"]
-        .iter()
-        .any(|prefix| request.uri().path().starts_with(prefix));
+    // Everything but the bundle and its assets (pages, server functions' answers, signed
+    // downloads) carries the organisation's data and is stored by no cache.
+    let path = request.uri().path();
+    let caching = if path.starts_with("/pkg/") {
+        "public, max-age=31536000, immutable"
+    } else if path.starts_with("/favicon") {
+        "public, max-age=86400"
+    } else {
+        "no-store"
+    };
     // Served over HTTPS (directly, or behind a proxy that says so): browsers should never come
     // back over plain HTTP. (A client lying in the header only pins its own browser.)
     let https = request.uri().scheme_str() == Some("https")
@@ -92,13 +98,11 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
             .get("x-forwarded-proto")
             .is_some_and(|proto| proto == "https");
     let mut response = next.run(request).await;
+    // A miss (an old bundle's name, say) must not be remembered for a year.
+    let found = response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED;
+    let caching = if found { caching } else { "no-store" };
     let headers = response.headers_mut();
-    if !cacheable {
-        headers.insert(
-            header::CACHE_CONTROL,
-            header::HeaderValue::from_static("no-store"),
-        );
-    }
+    headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static(caching));
     if https {
         headers.insert(
             header::STRICT_TRANSPORT_SECURITY,

@@ -17,7 +17,14 @@ use http::StatusCode;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio_util::sync::CancellationToken;
-use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
+use tower_http::{
+    compression::{
+        CompressionLayer,
+        predicate::{DefaultPredicate, Predicate},
+    },
+    limit::RequestBodyLimitLayer,
+    trace::TraceLayer,
+};
 
 /// The largest request body accepted (413 above it).
 pub const MAX_REQUEST_BODY: usize = 64 * 1024;
@@ -55,6 +62,16 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(middleware::server_fn_error_status))
         .layer(from_fn(middleware::reject_cross_site))
         .layer(from_fn(middleware::security_headers))
+        // Pages and server functions' answers travel compressed (brotli or gzip, as the browser
+        // accepts); the bundle is compressed at build time (`--precompress`) and served as is; a
+        // file download (an attachment, which ranges may resume) goes as stored.
+        .layer(
+            CompressionLayer::new().compress_when(DefaultPredicate::new().and(
+                |_: StatusCode, _: http::Version, headers: &http::HeaderMap, _: &http::Extensions| {
+                    !headers.contains_key(http::header::CONTENT_DISPOSITION)
+                },
+            )),
+        )
         // No request of this app carries more than a few kilobytes.
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
         .layer(
