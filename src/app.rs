@@ -1,7 +1,9 @@
 //! The HTML shell, the router and the routes: what the server renders and the browser hydrates.
 
 use leptos::prelude::*;
-use leptos_meta::{Link, Meta, MetaTags, Title, provide_meta_context};
+#[cfg(feature = "ssr")]
+use leptos_meta::MetaTags;
+use leptos_meta::{Link, Meta, Title, provide_meta_context};
 use leptos_router::{
     SsrMode, StaticSegment,
     components::{Redirect, Route, Router, Routes},
@@ -23,14 +25,11 @@ use crate::{
 };
 
 /// The page around the app, rendered only on the server.
+#[cfg(feature = "ssr")]
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
     content_security_policy();
-    // The bundle's stylesheet, by its hashed name (see `config`).
-    #[cfg(feature = "ssr")]
-    let stylesheet = use_context::<crate::state::AppState>().map(|state| state.config.stylesheet.clone());
-    #[cfg(not(feature = "ssr"))]
-    let stylesheet: Option<String> = None;
+    let bundle = use_context::<crate::state::AppState>().map(|state| state.config.bundle.clone());
+    let stylesheet = bundle.as_ref().map(|bundle| bundle.stylesheet.clone());
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -39,7 +38,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link id="leptos" rel="stylesheet" href=stylesheet />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                {bundle.map(hydration_script)}
                 <MetaTags />
             </head>
             <body>
@@ -47,6 +46,25 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Loads the bundle and hydrates the page at the browser's first idle moment (at the latest two
+/// seconds on). Unlike Leptos's own `HydrationScripts`, it gives no preload hints: the WASM's
+/// bytes start moving only after the server-rendered page has painted, instead of sharing a slow
+/// link with the stylesheet and delaying the first paint. Until hydration every row action is a
+/// plain form that works without it.
+#[cfg(feature = "ssr")]
+fn hydration_script(bundle: crate::config::Bundle) -> impl IntoView {
+    let script = format!(
+        "(function (js, wasm) {{\
+           const hydrate = () => import(js).then((mod) =>\
+             mod.default({{ module_or_path: wasm }}).then(() => mod.hydrate()));\
+           if (\"requestIdleCallback\" in window) {{ requestIdleCallback(hydrate, {{ timeout: 2000 }}); }}\
+           else {{ setTimeout(hydrate, 0); }}\
+         }})({:?}, {:?});",
+        bundle.script, bundle.wasm
+    );
+    view! { <script type="module" nonce=leptos::nonce::use_nonce()>{script}</script> }
 }
 
 /// Sends the page's Content-Security-Policy, allowing the scripts that carry this response's nonce.

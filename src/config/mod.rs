@@ -32,8 +32,8 @@ use source::Source;
 pub struct Config {
     /// Leptos's options: address, site root, bundle name (and its files' hashes), environment.
     pub leptos_options: LeptosOptions,
-    /// Where the bundle's stylesheet is served (`/pkg/data-exports.<hash>.css`).
-    pub stylesheet: String,
+    /// Where the bundle's files are served, by their hashed names.
+    pub bundle: Bundle,
     pub server: ServerSettings,
     pub sessions: SessionSettings,
     pub storage: StorageSettings,
@@ -68,7 +68,7 @@ impl Config {
             Some(toml::Value::Table(app)) => app,
             Some(_) => return Err(parse_error("[app] must be a table".into())),
         };
-        let (leptos_options, stylesheet) =
+        let (leptos_options, bundle) =
             with_hashed_bundle(get_config_from_str(text).map_err(|e| parse_error(e.to_string()))?);
         let production = matches!(leptos_options.env, Env::PROD);
 
@@ -81,7 +81,7 @@ impl Config {
             limits: ExportLimits::load(&source)?,
             server,
             leptos_options,
-            stylesheet,
+            bundle,
         };
         if let Some(key) = source.unknown_key() {
             return Err(parse_error(format!("unknown key `{key}` in [app]")));
@@ -95,25 +95,41 @@ impl Config {
     }
 }
 
+/// The paths of the bundle's files: `/pkg/data-exports.<hash>.{js,wasm,css}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bundle {
+    pub script: String,
+    pub wasm: String,
+    pub stylesheet: String,
+}
+
 /// `options` naming the bundle's files by their content hashes when the built site lists them
 /// (`<site-root>/hash.txt`, written by cargo-leptos with `hash-files`; as built otherwise), and
-/// the stylesheet's path.
-fn with_hashed_bundle(mut options: LeptosOptions) -> (LeptosOptions, String) {
-    let mut css = options.output_name.to_string();
+/// the files' paths.
+fn with_hashed_bundle(mut options: LeptosOptions) -> (LeptosOptions, Bundle) {
     let listed = std::path::Path::new(&*options.site_root).join("hash.txt");
-    if let (Ok(path), Ok(hashes)) = (std::path::absolute(&listed), std::fs::read_to_string(&listed)) {
-        options.hash_files = true;
-        options.hash_file = path.to_string_lossy().into();
-        if let Some(hash) = hashes
+    let hashes = match (std::path::absolute(&listed), std::fs::read_to_string(&listed)) {
+        (Ok(path), Ok(hashes)) => {
+            options.hash_files = true;
+            options.hash_file = path.to_string_lossy().into();
+            hashes
+        }
+        _ => String::new(),
+    };
+    let path = |kind: &str| {
+        let hash = hashes
             .lines()
             .filter_map(|line| line.split_once(':'))
-            .find_map(|(file, hash)| (file.trim() == "css").then(|| hash.trim()))
-        {
-            css = format!("{css}.{hash}");
-        }
-    }
-    let stylesheet = format!("/{}/{css}.css", options.site_pkg_dir);
-    (options, stylesheet)
+            .find_map(|(file, hash)| (file.trim() == kind).then(|| format!(".{}", hash.trim())))
+            .unwrap_or_default();
+        format!("/{}/{}{hash}.{kind}", options.site_pkg_dir, options.output_name)
+    };
+    let bundle = Bundle {
+        script: path("js"),
+        wasm: path("wasm"),
+        stylesheet: path("css"),
+    };
+    (options, bundle)
 }
 
 #[cfg(test)]

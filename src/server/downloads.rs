@@ -24,7 +24,7 @@ use crate::{
 pub const ROUTE: &str = "/settings/exports/{id}/download";
 
 pub async fn download(State(state): State<AppState>, Path(id): Path<String>, parts: Parts) -> Response {
-    let stylesheet = state.config.stylesheet.clone();
+    let stylesheet = state.config.bundle.stylesheet.clone();
     let Ok(id) = id.parse::<Uuid>() else {
         return refused(&AppError::NotFound, &stylesheet);
     };
