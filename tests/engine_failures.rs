@@ -83,7 +83,7 @@ async fn a_file_that_cannot_be_stored_is_retried_then_failed_and_nothing_is_left
     assert_eq!(state.storage_key, None);
     assert_eq!(app.audit_count("export_request_failed").await, 1);
     // The page shows the message, and there is nothing to download.
-    let page = list_export_requests(&app, &cookie, 1).await.json();
+    let page = list_export_requests(&app, &cookie).await.json();
     assert_eq!(page["items"][0]["error"], error);
     let signed = sign_download_url(&app, &cookie, id).await;
     assert_eq!(signed.status, StatusCode::CONFLICT);
@@ -170,7 +170,7 @@ async fn a_full_disk_fails_the_export_at_once_with_a_clear_message(backend: Back
         "not retried: a full disk stays full"
     );
     assert_eq!(app.audit_count("export_request_failed").await, 1);
-    let page = list_export_requests(&app, &cookie, 1).await.json();
+    let page = list_export_requests(&app, &cookie).await.json();
     assert_eq!(page["items"][0]["error"], message);
     // The half-written file is gone, so the space is free again: a small export fits.
     let pf_exports = disk.0.join("pf-exports");

@@ -7,8 +7,8 @@ mod common;
 
 use common::{
     Backend, TestApp, TestResponse, complete_export, count, create_export_request, delete_export_request,
-    export_request, fail_export, fetch, id_of, list_export_requests, organization_of, request_exists,
-    request_state, sign_download_url,
+    export_request, fail_export, fetch, id_of, list_export_requests, list_page, organization_of,
+    request_exists, request_state, sign_download_url,
 };
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -25,6 +25,7 @@ on_both_databases!(
     signed_out_callers_get_401,
     creation_is_limited_per_user_per_organisation_and_by_active_exports,
     concurrent_requests_never_overshoot_a_limit,
+    a_long_history_is_counted_only_up_to_the_cap,
     a_request_over_a_limit_is_refused_without_waiting_for_the_lock,
     the_hourly_count_reads_one_index,
     a_listed_page_agrees_with_itself_while_a_request_changes_status,
@@ -121,7 +122,7 @@ async fn each_role_can_do_exactly_what_its_permissions_allow(backend: Backend) {
             };
 
             // List: its own organisation's exports only.
-            let listed = list_export_requests(&app, &cookie, 1).await;
+            let listed = list_export_requests(&app, &cookie).await;
             if allowed.list {
                 assert_eq!(listed.status, StatusCode::OK, "{who} list");
                 let ids: Vec<String> = listed.json()["items"]
@@ -302,7 +303,7 @@ async fn create_validates_against_the_catalog_naming_the_field(backend: Backend)
 }
 
 async fn listing_is_newest_first_paginated_and_reports_active_requests(backend: Backend) {
-    // More than a page of requests: above the default creation limits.
+    // More than two pages of requests: above the default creation limits.
     let app = TestApp::seeded_with(
         backend,
         &[
@@ -313,31 +314,116 @@ async fn listing_is_newest_first_paginated_and_reports_active_requests(backend: 
     )
     .await;
     let cookie = app.login("admin@acme.test").await;
-    let empty = list_export_requests(&app, &cookie, 1).await.json();
-    assert_eq!(
-        (empty["total"].as_u64(), empty["has_active"].as_bool()),
-        (Some(0), Some(false))
-    );
+    let empty = list_export_requests(&app, &cookie).await.json();
+    assert_eq!(empty["total"], json!({ "Exactly": 0 }));
+    assert_eq!(empty["has_active"], false);
+    assert_eq!((empty["older"].is_null(), empty["newer"].is_null()), (true, true));
     let mut ids = Vec::new();
-    for _ in 0..30 {
-        ids.push(id_of(&create(&app, &cookie).await));
+    for _ in 0..60 {
+        ids.push(id_of(&create(&app, &cookie).await).to_string());
     }
-    let first = list_export_requests(&app, &cookie, 1).await.json();
-    assert_eq!(first["total"], 30);
+    ids.reverse(); // newest first, as listed
+    let ids_of = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let cursor = |page: &Value, side: &str| {
+        page[side]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {side} in {page}"))
+            .to_owned()
+    };
+    let first = list_export_requests(&app, &cookie).await.json();
+    assert_eq!(first["total"], json!({ "Exactly": 60 }));
     assert_eq!(first["has_active"], true);
-    let items = first["items"].as_array().unwrap();
-    assert_eq!(items.len(), 25);
-    assert_eq!(items[0]["id"], ids[29].to_string(), "newest first");
-    let second = list_export_requests(&app, &cookie, 2).await.json();
-    assert_eq!(second["items"].as_array().unwrap().len(), 5);
-    assert_eq!(second["items"][4]["id"], ids[0].to_string());
+    assert_eq!(ids_of(&first), ids[..25], "newest first");
+    assert!(first["newer"].is_null(), "nothing is newer than the newest page");
+    // Older and older: every request once, in order, to the end.
+    let second = list_page(&app, &cookie, &[("before", &cursor(&first, "older"))])
+        .await
+        .json();
+    assert_eq!(ids_of(&second), ids[25..50]);
+    let third = list_page(&app, &cookie, &[("before", &cursor(&second, "older"))])
+        .await
+        .json();
+    assert_eq!(ids_of(&third), ids[50..]);
+    assert!(third["older"].is_null());
+    // And back: newer than the third page is the second.
+    let back = list_page(&app, &cookie, &[("after", &cursor(&third, "newer"))])
+        .await
+        .json();
+    assert_eq!(ids_of(&back), ids[25..50]);
+    // Newer than a page near the top, with too few to fill a page: the newest page.
+    let top = list_page(&app, &cookie, &[("after", &cursor(&second, "newer"))])
+        .await
+        .json();
+    assert_eq!(ids_of(&top), ids[..25]);
+    // A request created meanwhile does not shift the older pages (as an offset would).
+    let newest = id_of(&create(&app, &cookie).await).to_string();
+    let again = list_page(&app, &cookie, &[("before", &cursor(&first, "older"))])
+        .await
+        .json();
+    assert_eq!(ids_of(&again), ids[25..50]);
+    let first = list_export_requests(&app, &cookie).await.json();
+    assert_eq!(ids_of(&first)[0], newest);
+    // A cursor nobody wrote is a clear 400 naming its field.
+    for (side, junk) in [
+        ("before", "yesterday"),
+        ("after", "1.2"),
+        ("before", "1764288000000000.not-a-uuid-at-all-0000000000"),
+    ] {
+        let refused = list_page(&app, &cookie, &[(side, junk)]).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{side}={junk}");
+        assert_eq!(refused.json()["field"], side);
+    }
 
     // Once nothing is pending or processing, the Refresh button has no reason to show.
-    for id in &ids {
-        fail_export(&app, *id, "x").await;
+    for id in ids.iter().rev().chain([&newest]) {
+        fail_export(&app, id.parse().unwrap(), "x").await;
     }
-    let settled = list_export_requests(&app, &cookie, 1).await.json();
+    let settled = list_export_requests(&app, &cookie).await.json();
     assert_eq!(settled["has_active"], false);
+}
+
+/// Past the cap the count stops: "1,000+", not a pass over the whole history.
+async fn a_long_history_is_counted_only_up_to_the_cap(backend: Backend) {
+    use data_exports::exports::repo::COUNT_CAP;
+    let app = TestApp::seeded_with(backend, &[], 5).await;
+    let cookie = app.login("admin@acme.test").await;
+    let acme = organization_of(&app, &cookie).await;
+    let admin = common::user_id(&app, "admin@acme.test").await;
+    insert_history(&app, acme, admin, COUNT_CAP as usize).await;
+    let at_cap = list_export_requests(&app, &cookie).await.json();
+    assert_eq!(at_cap["total"], json!({ "Exactly": COUNT_CAP }));
+    insert_history(&app, acme, admin, 1).await;
+    let past = list_export_requests(&app, &cookie).await.json();
+    assert_eq!(past["total"], json!({ "AtLeast": COUNT_CAP }));
+    assert_eq!(past["items"].as_array().unwrap().len(), 25);
+}
+
+/// `n` completed requests of the organisation, written straight into the table (history).
+async fn insert_history(app: &TestApp, organization: Uuid, user: Uuid, n: usize) {
+    data_exports::with_db!(&app.state.db, pool => {
+        for _ in 0..n {
+            let at = chrono::Utc::now() - chrono::TimeDelta::days(1);
+            sqlx::query(
+                "INSERT INTO pf_export_requests (id, organization_id, requested_by, export_type, export_format, \
+                 entity_types, status, progress, attempt, max_attempts, run_at, requested_at, completed_at, time_zone) \
+                 VALUES ($1, $2, $3, 'selected_records', 'csv', '[\"clients\"]', 'failed', 0, 1, 3, $4, $4, $4, 'UTC')",
+            )
+            .bind(Uuid::new_v4())
+            .bind(organization)
+            .bind(user)
+            .bind(at)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+    });
 }
 
 async fn another_organisations_ids_are_not_found(backend: Backend) {
@@ -361,8 +447,12 @@ async fn another_organisations_ids_are_not_found(backend: Backend) {
             );
         }
     }
-    let listed = list_export_requests(&app, &globex, 1).await.json();
-    assert_eq!(listed["total"], 0, "Globex sees none of Acme's exports");
+    let listed = list_export_requests(&app, &globex).await.json();
+    assert_eq!(
+        listed["total"],
+        json!({ "Exactly": 0 }),
+        "Globex sees none of Acme's exports"
+    );
     assert_eq!(
         count(&app, "SELECT COUNT(*) FROM pf_export_requests").await,
         1,
@@ -456,9 +546,18 @@ async fn malformed_requests_are_refused_with_400_and_change_nothing(backend: Bac
         ("delete_export_request", form, "".into()),
         ("delete_export_request", form, "id=".into()),
         ("sign_download_url", form, "id=%ZZ".into()),
-        ("list_export_requests", form, "page=-1".into()),
-        ("list_export_requests", form, "page=abc".into()),
-        ("list_export_requests", form, format!("page={}", u64::MAX)),
+        ("list_export_requests", form, "before=-1".into()),
+        ("list_export_requests", form, "after=abc".into()),
+        (
+            "list_export_requests",
+            form,
+            format!("before={}.{}", u64::MAX, "0".repeat(32)),
+        ),
+        (
+            "list_export_requests",
+            form,
+            format!("before=1.{0}&after=1.{0}", "0".repeat(32)),
+        ),
     ];
     for (endpoint, content_type, body) in cases {
         let response = app
@@ -483,7 +582,7 @@ async fn signed_out_callers_get_401(backend: Backend) {
     let app = TestApp::seeded(backend).await;
     let id = Uuid::new_v4().to_string();
     for (endpoint, form) in [
-        ("list_export_requests", vec![("page", "1")]),
+        ("list_export_requests", vec![]),
         ("delete_export_request", vec![("id", id.as_str())]),
         ("sign_download_url", vec![("id", id.as_str())]),
     ] {
@@ -531,7 +630,7 @@ async fn creation_is_limited_per_user_per_organisation_and_by_active_exports(bac
         "You have requested 2 exports in the last hour, the most allowed. Try again later."
     );
     // Deleting a request does not give its place back.
-    let id = list_export_requests(&app, &admin, 1).await.json()["items"][0]["id"]
+    let id = list_export_requests(&app, &admin).await.json()["items"][0]["id"]
         .as_str()
         .unwrap()
         .parse()
@@ -630,9 +729,14 @@ async fn a_listed_page_agrees_with_itself_while_a_request_changes_status(backend
     };
     let mut disagreements = 0;
     for _ in 0..1_500 {
-        let page = repo::list(&app.state.db, organization, 1, app.state.config.worker.retention)
-            .await
-            .unwrap();
+        let page = repo::list(
+            &app.state.db,
+            organization,
+            repo::Position::Newest,
+            app.state.config.worker.retention,
+        )
+        .await
+        .unwrap();
         let row_active = page
             .items
             .iter()
@@ -665,7 +769,7 @@ async fn downloads_are_counted_in_the_list_and_the_details(backend: Backend) {
     }
     common::download(&app, &cookie, downloaded).await;
     common::download(&app, &finance, downloaded).await;
-    let listed = list_export_requests(&app, &cookie, 1).await.json();
+    let listed = list_export_requests(&app, &cookie).await.json();
     let count_of = |id: Uuid| {
         listed["items"]
             .as_array()

@@ -200,7 +200,7 @@ async fn every_server_function_survives_hostile_payloads(backend: Backend) {
             ),
             1 => (
                 "list_export_requests",
-                mutate_form(&mut rng, &["page"]),
+                mutate_form(&mut rng, &["before", "after"]),
                 Some(admin.as_str()),
             ),
             2 => (

@@ -66,7 +66,7 @@ async fn audit_payloads(app: &TestApp, event: &str) -> Vec<Value> {
 
 /// The list row of request `id`, as the client receives it.
 async fn listed(app: &TestApp, cookie: &str, id: Uuid) -> Value {
-    let list = list_export_requests(app, cookie, 1).await.json();
+    let list = list_export_requests(app, cookie).await.json();
     list["items"]
         .as_array()
         .unwrap()
@@ -97,7 +97,7 @@ async fn a_pending_export_is_cancelled_at_once_and_stops_counting(backend: Backe
     assert!(state.request.completed_at.is_some());
     assert_eq!(listed(&app, &cookie, id).await["status"], "cancelled");
     assert_eq!(
-        list_export_requests(&app, &cookie, 1).await.json()["has_active"],
+        list_export_requests(&app, &cookie).await.json()["has_active"],
         false
     );
     // Cancelling again is harmless and audited once.
@@ -434,7 +434,7 @@ async fn the_retention_is_chosen_by_admins_and_redates_files(backend: Backend) {
     let app = TestApp::seeded(backend).await;
     let admin = app.login("admin@acme.test").await;
     let finance = app.login("finance@acme.test").await;
-    let list = list_export_requests(&app, &admin, 1).await.json();
+    let list = list_export_requests(&app, &admin).await.json();
     assert_eq!(
         list["retention"],
         json!({ "secs": 7 * 24 * 3600, "chosen": false })
@@ -471,7 +471,7 @@ async fn the_retention_is_chosen_by_admins_and_redates_files(backend: Backend) {
     // Another organisation keeps its default.
     let globex = app.login("admin@globex.test").await;
     assert_eq!(
-        list_export_requests(&app, &globex, 1).await.json()["retention"]["chosen"],
+        list_export_requests(&app, &globex).await.json()["retention"]["chosen"],
         false
     );
 }

@@ -11,14 +11,40 @@ use crate::{
     },
 };
 
-/// The organisation's export requests, newest first, one page (1-based) at a time, with how long
-/// its files are kept.
+/// The organisation's export requests, newest first, a page at a time: the newest, or the one
+/// older than `before` or newer than `after` (cursors from an earlier page), with how long its
+/// files are kept.
 #[server(endpoint = "list_export_requests")]
-pub async fn list_export_requests(page: u32) -> Result<ExportPage, AppError> {
-    use crate::{auth::model::Permission, exports::repo};
+pub async fn list_export_requests(
+    before: Option<String>,
+    after: Option<String>,
+) -> Result<ExportPage, AppError> {
+    use crate::{
+        auth::model::Permission,
+        exports::repo::{self, Cursor, Position},
+    };
     let caller = crate::auth::guard::require(Permission::ViewExports).await?;
+    let cursor = |field: &str, text: &str| {
+        Cursor::parse(text).ok_or_else(|| {
+            AppError::validation(
+                field,
+                "That page of the list does not exist. Start again from the newest exports.",
+            )
+        })
+    };
+    let position = match (before.as_deref(), after.as_deref()) {
+        (None | Some(""), None | Some("")) => Position::Newest,
+        (Some(before), None | Some("")) => Position::Older(cursor("before", before)?),
+        (None | Some(""), Some(after)) => Position::Newer(cursor("after", after)?),
+        (Some(_), Some(_)) => {
+            return Err(AppError::validation(
+                "after",
+                "Ask for older or for newer exports, not both.",
+            ));
+        }
+    };
     let retention = caller.state.config.worker.retention;
-    Ok(repo::list(&caller.state.db, caller.user.organization_id, page, retention).await?)
+    Ok(repo::list(&caller.state.db, caller.user.organization_id, position, retention).await?)
 }
 
 /// Everything known about one of the organisation's requests: what it exports, why and for

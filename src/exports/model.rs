@@ -176,14 +176,18 @@ pub struct ExportDetails {
     pub last_download: Option<(DateTime<Utc>, Option<String>)>,
 }
 
-/// One page of the organisation's export requests, newest first.
+/// One page of the organisation's export requests, newest first. Pages are keyset pages: each
+/// names the one before and after it by a cursor (`older`, `newer`), so a page deep in a long
+/// history costs what the first does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportPage {
     pub items: Vec<ExportRequest>,
-    /// 1-based.
-    pub page: u32,
-    pub page_size: u32,
-    pub total: u64,
+    /// Where the next page of older requests starts (`?before=`), if there are any.
+    pub older: Option<String>,
+    /// Where the page of newer requests ends (`?after=`); `None` on the newest page.
+    pub newer: Option<String>,
+    /// How many requests the organisation has, counted no further than [`ExportCount`] says.
+    pub total: ExportCount,
     /// Some request of the organisation (on any page) is pending or processing.
     pub has_active: bool,
     /// When the page was read: "expires in …" counts from here, the same on server and client.
@@ -233,10 +237,31 @@ pub enum Cancelled {
     Stopping,
 }
 
-impl ExportPage {
-    pub fn page_count(&self) -> u32 {
-        (self.total.div_ceil(u64::from(self.page_size.max(1))) as u32).max(1)
+/// How many export requests an organisation has: exactly, up to a bound past which counting
+/// would cost a pass over the whole history on every page; beyond it, "at least".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExportCount {
+    Exactly(u64),
+    AtLeast(u64),
+}
+
+impl ExportCount {
+    /// "1 export", "25 exports", "1,000+ exports".
+    pub fn label(self) -> String {
+        match self {
+            ExportCount::Exactly(1) => "1 export".to_owned(),
+            ExportCount::Exactly(n) => format!("{} exports", crate::format::thousands(n)),
+            ExportCount::AtLeast(n) => format!("{}+ exports", crate::format::thousands(n)),
+        }
     }
+}
+
+/// Which page of the list to show: the newest (neither set), the one older than a cursor, or the
+/// one newer than a cursor (the `?before=` and `?after=` of the page's address).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListPosition {
+    pub before: Option<String>,
+    pub after: Option<String>,
 }
 
 /// What the New Export dialog submits. Text as typed, so that every mistake comes back as a

@@ -11,7 +11,7 @@ use crate::{
     exports::{
         catalog::ValidExport,
         lifecycle,
-        model::{ExportPage, ExportRequest, ExportStatus},
+        model::{ExportCount, ExportPage, ExportRequest, ExportStatus},
         stored::{COLUMNS, StoredRequest},
     },
     retry::DEFAULT_MAX_ATTEMPTS,
@@ -19,6 +19,50 @@ use crate::{
 
 /// Rows per page of the exports table.
 pub const PAGE_SIZE: u32 = 25;
+/// Requests counted exactly up to this many; past it the page says "1,000+ exports" (counting
+/// further would be a pass over the whole history on every page).
+pub const COUNT_CAP: u64 = 1_000;
+
+/// Which page of the list: the newest, or the one just older or just newer than a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    Newest,
+    Older(Cursor),
+    Newer(Cursor),
+}
+
+/// A request's place in the list's order: its request time, then its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    at: DateTime<Utc>,
+    id: Uuid,
+}
+
+impl Cursor {
+    fn of(request: &ExportRequest) -> Cursor {
+        Cursor {
+            at: request.requested_at,
+            id: request.id,
+        }
+    }
+
+    /// As a page's address carries it: `<microseconds since 1970>.<id as 32 hex digits>`.
+    pub fn encode(self) -> String {
+        format!("{}.{}", self.at.timestamp_micros(), self.id.simple())
+    }
+
+    /// A cursor [`Cursor::encode`] wrote; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Cursor> {
+        let (micros, id) = text.split_once('.')?;
+        if id.len() != 32 {
+            return None;
+        }
+        Some(Cursor {
+            at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            id: Uuid::try_parse(id).ok()?,
+        })
+    }
+}
 
 /// Queues a new request with the default attempt budget (no limits: for tools and tests; people
 /// go through the server function).
@@ -174,57 +218,120 @@ pub async fn recent_requests(
     })
 }
 
-/// One page of the organisation's requests, newest first. The rows and the counts come from one
-/// snapshot: a request finishing in between would otherwise show a processing row on a page that
-/// says nothing is active (and so offers no Refresh).
+/// One page of the organisation's requests, newest first, at `position`. Each page is a keyset
+/// page along the `(organization_id, requested_at DESC, id DESC)` index, and the count stops at
+/// [`COUNT_CAP`], so a page costs the same however long the history (no pass over it, no
+/// offset to walk). A page older than everything, or newer with too few rows to fill, is the
+/// newest page instead. The rows and the counts come from one snapshot: a request finishing in
+/// between would otherwise show a processing row on a page that says nothing is active (and so
+/// offers no Refresh).
 pub async fn list(
     db: &Db,
     organization_id: Uuid,
-    page: u32,
+    position: Position,
     default_retention: std::time::Duration,
 ) -> Result<ExportPage, sqlx::Error> {
     let retention = lifecycle::retention(db, organization_id, default_retention).await?;
-    let page = page.max(1);
-    let offset = i64::from(page - 1) * i64::from(PAGE_SIZE);
     let mut tx = db.begin_snapshot().await?;
     let read_at = now();
-    let rows: Vec<StoredRequest> = with_tx!(&mut tx, conn => {
-        sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM pf_export_requests WHERE organization_id = $1 \
-             ORDER BY requested_at DESC, id DESC LIMIT $2 OFFSET $3"
-        ))
-        .bind(organization_id)
-        .bind(i64::from(PAGE_SIZE))
-        .bind(offset)
-        .fetch_all(conn)
-        .await
-    })?;
-    // Two index-only questions rather than one pass over the organisation's whole history.
-    let (total, active): (i64, i64) = with_tx!(&mut tx, conn => {
+    let mut rows = page_rows(&mut tx, organization_id, position).await?;
+    let short = rows.len() < PAGE_SIZE as usize;
+    if position != Position::Newest && (rows.is_empty() || (short && matches!(position, Position::Newer(_))))
+    {
+        rows = page_rows(&mut tx, organization_id, Position::Newest).await?;
+    }
+    let mut items: Vec<ExportRequest> = rows.into_iter().map(|stored| stored.request).collect();
+    let older = match items.last().map(Cursor::of) {
+        Some(last) if any_beyond(&mut tx, organization_id, last, "<").await? => Some(last.encode()),
+        _ => None,
+    };
+    let newer = match items.first().map(Cursor::of) {
+        Some(first) if any_beyond(&mut tx, organization_id, first, ">").await? => Some(first.encode()),
+        _ => None,
+    };
+    // A count that stops at the cap, and the active ones (a partial index, never many).
+    let (counted, active): (i64, i64) = with_tx!(&mut tx, conn => {
         sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM pf_export_requests WHERE organization_id = $1), \
+            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM pf_export_requests WHERE organization_id = $1 \
+                                           LIMIT $2) AS capped), \
                     (SELECT COUNT(*) FROM pf_export_requests \
                      WHERE organization_id = $1 AND status IN ('pending', 'processing'))",
         )
         .bind(organization_id)
+        .bind(COUNT_CAP as i64 + 1)
         .fetch_one(conn)
         .await
     })?;
-    let mut items: Vec<ExportRequest> = rows.into_iter().map(|stored| stored.request).collect();
     let ids: Vec<Uuid> = items.iter().map(|item| item.id).collect();
     let downloads = download_counts(&mut tx, organization_id, &ids).await?;
     for item in &mut items {
         item.downloads = downloads.get(&item.id).copied().unwrap_or(0);
     }
     tx.rollback().await?;
+    let counted = counted.max(0) as u64;
     Ok(ExportPage {
         items,
-        page,
-        page_size: PAGE_SIZE,
-        total: total as u64,
+        older,
+        newer,
+        total: if counted > COUNT_CAP {
+            ExportCount::AtLeast(COUNT_CAP)
+        } else {
+            ExportCount::Exactly(counted)
+        },
         has_active: active > 0,
         read_at,
         retention,
+    })
+}
+
+/// The page's rows at `position`, newest first.
+async fn page_rows(
+    tx: &mut Tx,
+    organization_id: Uuid,
+    position: Position,
+) -> Result<Vec<StoredRequest>, sqlx::Error> {
+    let (condition, order, cursor) = match position {
+        Position::Newest => ("", "DESC", None),
+        Position::Older(cursor) => (" AND (requested_at, id) < ($2, $3)", "DESC", Some(cursor)),
+        Position::Newer(cursor) => (" AND (requested_at, id) > ($2, $3)", "ASC", Some(cursor)),
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM pf_export_requests WHERE organization_id = $1{condition} \
+         ORDER BY requested_at {order}, id {order} LIMIT {PAGE_SIZE}"
+    );
+    let mut rows: Vec<StoredRequest> = with_tx!(tx, conn => {
+        let query = sqlx::query_as(&sql).bind(organization_id);
+        let query = match cursor {
+            Some(cursor) => query.bind(cursor.at).bind(cursor.id),
+            None => query,
+        };
+        query.fetch_all(conn).await
+    })?;
+    if order == "ASC" {
+        rows.reverse();
+    }
+    Ok(rows)
+}
+
+/// Whether the organisation has a request older (`"<"`) or newer (`">"`) than `cursor`: one
+/// step along the index.
+async fn any_beyond(
+    tx: &mut Tx,
+    organization_id: Uuid,
+    cursor: Cursor,
+    side: &str,
+) -> Result<bool, sqlx::Error> {
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM pf_export_requests \
+                        WHERE organization_id = $1 AND (requested_at, id) {side} ($2, $3))"
+    );
+    with_tx!(tx, conn => {
+        sqlx::query_scalar::<_, bool>(&sql)
+            .bind(organization_id)
+            .bind(cursor.at)
+            .bind(cursor.id)
+            .fetch_one(conn)
+            .await
     })
 }
 

@@ -240,11 +240,14 @@ pub async fn next_attempt(app: &TestApp) -> Outcome {
     .await
 }
 
-/// Page `page` of the exports table of the user signed in with `cookie`.
-pub async fn list_export_requests(app: &TestApp, cookie: &str, page: u32) -> TestResponse {
-    let page = page.to_string();
-    app.call("list_export_requests", &[("page", &page)], Some(cookie))
-        .await
+/// The newest page of the exports table of the user signed in with `cookie`.
+pub async fn list_export_requests(app: &TestApp, cookie: &str) -> TestResponse {
+    list_page(app, cookie, &[]).await
+}
+
+/// A page of the exports table by its cursors (`before`, `after`).
+pub async fn list_page(app: &TestApp, cookie: &str, position: &[(&str, &str)]) -> TestResponse {
+    app.call("list_export_requests", position, Some(cookie)).await
 }
 
 /// Asks for a download link to request `id`.

@@ -6,6 +6,7 @@ use super::{ExportsResource, ReloadButton};
 use crate::{
     api::exports::CreateExportRequest,
     auth::model::Permission,
+    exports::model::ListPosition,
     ui::components::{
         export_request_form::ExportRequestForm,
         icons::{PlusIcon, RefreshIcon},
@@ -17,7 +18,7 @@ use crate::{
 #[component]
 pub(super) fn PageHeader(
     exports: ExportsResource,
-    page: Memo<u32>,
+    page: Memo<ListPosition>,
     create: ServerAction<CreateExportRequest>,
 ) -> impl IntoView {
     let show_help = RwSignal::new(false);
@@ -73,7 +74,7 @@ fn TimeZoneNote() -> impl IntoView {
 /// Refresh, only while some export is pending or processing (nothing polls). Read inside a
 /// transition, so the server waits for the list and renders the button too.
 #[component]
-fn RefreshButton(exports: ExportsResource, page: Memo<u32>) -> impl IntoView {
+fn RefreshButton(exports: ExportsResource, page: Memo<ListPosition>) -> impl IntoView {
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {

@@ -8,7 +8,7 @@ use super::{
     notice::ActionNotice, pager::Pager, table::ExportsTable,
 };
 use crate::{
-    exports::model::ExportPage,
+    exports::model::{ExportPage, ListPosition},
     ui::{
         components::error_message::{ErrorMessage, ErrorPlace},
         session::use_session,
@@ -16,7 +16,7 @@ use crate::{
 };
 
 #[component]
-pub(super) fn ExportsList(exports: ExportsResource, page: Memo<u32>) -> impl IntoView {
+pub(super) fn ExportsList(exports: ExportsResource, page: Memo<ListPosition>) -> impl IntoView {
     let session = use_session();
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading exports…"</p> }>
@@ -32,7 +32,11 @@ pub(super) fn ExportsList(exports: ExportsResource, page: Memo<u32>) -> impl Int
 
 /// Why the list could not be loaded, and Retry.
 #[component]
-fn LoadFailed(errors: ArcRwSignal<Errors>, exports: ExportsResource, page: Memo<u32>) -> impl IntoView {
+fn LoadFailed(
+    errors: ArcRwSignal<Errors>,
+    exports: ExportsResource,
+    page: Memo<ListPosition>,
+) -> impl IntoView {
     let message = Signal::derive(move || {
         let reason = errors.with(|errors| errors.iter().next().map(|(_, error)| error.to_string()));
         format!("The exports could not be loaded: {}", reason.unwrap_or_default())
@@ -47,7 +51,7 @@ fn LoadFailed(errors: ArcRwSignal<Errors>, exports: ExportsResource, page: Memo<
 #[component]
 fn LoadedList(list: ExportPage, viewer: Viewer) -> impl IntoView {
     let highlight = highlight_in_address();
-    if list.items.is_empty() && list.page == 1 {
+    if list.items.is_empty() {
         return view! {
             <div class="table-state empty-state">
                 <h2>"No exports yet"</h2>
@@ -56,13 +60,13 @@ fn LoadedList(list: ExportPage, viewer: Viewer) -> impl IntoView {
         }
         .into_any();
     }
-    let page_count = list.page_count();
-    let (page, total) = (list.page, list.total);
+    let (shown, total) = (list.items.len(), list.total);
+    let (older, newer) = (list.older.clone(), list.newer.clone());
     view! {
         <ActionNotice highlight />
         <ActionErrors />
         <ExportsTable list viewer highlight=highlight.get_untracked().map(|(id, _)| id) />
-        <Pager page page_count total />
+        <Pager shown total older newer />
     }
     .into_any()
 }

@@ -24,7 +24,7 @@ use crate::{
     },
     auth::model::Permission,
     error::AppError,
-    exports::model::{ExportPage, RunAgain},
+    exports::model::{ExportPage, ListPosition, RunAgain},
     routes,
     ui::components::permission_gate::PermissionGate,
 };
@@ -56,7 +56,7 @@ pub fn ExportsPage() -> impl IntoView {
 
 #[component]
 fn ExportsView() -> impl IntoView {
-    let page = page_in_address();
+    let page = position_in_address();
     let create = ServerAction::<CreateExportRequest>::new();
     let delete = ServerAction::<DeleteExportRequest>::new();
     let cancel = ServerAction::<CancelExportRequest>::new();
@@ -74,7 +74,7 @@ fn ExportsView() -> impl IntoView {
                 retention.version().get(),
             )
         },
-        |(page, ..)| list_export_requests(page),
+        |(page, ..)| list_export_requests(page.before, page.after),
     );
     point_at_run_again(run_again);
     let confirm = RowConfirmation::new(delete, cancel);
@@ -119,16 +119,16 @@ fn highlight_address(outcome: RunAgain) -> String {
     format!("{}?highlight={}{already}", routes::EXPORTS_PAGE, outcome.id())
 }
 
-/// The list's page number from the address (`?page=N`); 1 when missing or not a number.
-fn page_in_address() -> Memo<u32> {
+/// Which page of the list the address asks for: `?before=CURSOR` (older), `?after=CURSOR`
+/// (newer), or neither (the newest).
+fn position_in_address() -> Memo<ListPosition> {
     let query = use_query_map();
     Memo::new(move |_| {
-        query
-            .read()
-            .get("page")
-            .and_then(|page| page.parse::<u32>().ok())
-            .unwrap_or(1)
-            .max(1)
+        let query = query.read();
+        ListPosition {
+            before: query.get("before"),
+            after: query.get("after"),
+        }
     })
 }
 
@@ -145,10 +145,12 @@ fn highlight_in_address() -> Memo<Option<(Uuid, bool)>> {
 /// Reloads the list: in place with JavaScript; without it, it is a plain GET form that reloads
 /// the page. Either way the user sees the current state.
 #[component]
-fn ReloadButton(exports: ExportsResource, page: Memo<u32>, children: Children) -> impl IntoView {
+fn ReloadButton(exports: ExportsResource, page: Memo<ListPosition>, children: Children) -> impl IntoView {
+    let ListPosition { before, after } = page.get_untracked();
     view! {
         <form method="get" class="inline-form">
-            <input type="hidden" name="page" value=page.get_untracked() />
+            {before.map(|cursor| view! { <input type="hidden" name="before" value=cursor /> })}
+            {after.map(|cursor| view! { <input type="hidden" name="after" value=cursor /> })}
             <button
                 type="submit"
                 class="btn btn-secondary"
