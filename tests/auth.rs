@@ -46,6 +46,7 @@ on_both_databases!(
     without_a_trusted_proxy_one_address_does_not_lock_everyone_out,
     a_flood_of_unauthenticated_requests_adds_a_bounded_number_of_rows,
     two_hundred_parallel_sign_ins_stay_within_the_password_check_bound,
+    past_a_thousand_sources_a_minute_the_rest_count_together,
 );
 
 async fn each_demo_user_holds_exactly_their_roles_permissions(backend: Backend) {
@@ -225,27 +226,17 @@ async fn failed_sign_ins_are_throttled_per_account(backend: Backend) {
 
 async fn failed_sign_ins_are_throttled_per_address(backend: Backend) {
     let app = TestApp::seeded_with(backend, &[("TRUST_PROXY", "true")], 10).await;
-    let attempt = |email: String, address: &'static str, password: &'static str| {
-        let request = Request::post("/api/login")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header("x-forwarded-for", address)
-            .body(Body::from(common::form_encode(&[
-                ("email", &email),
-                ("password", password),
-            ])))
-            .unwrap();
-        app.request(request)
-    };
     // Spread over many accounts, so no single account is locked; the client also writes its own
     // X-Forwarded-For entry each time, which must not count: our proxy appends the real address.
     for i in 0..data_exports::auth::throttle::PER_ADDRESS {
-        let spoofed: &'static str = Box::leak(format!("10.9.8.{i}, 203.0.113.7").into_boxed_str());
-        let response = attempt(format!("user{i}@nowhere.test"), spoofed, "wrong-password").await;
+        let spoofed = format!("10.9.8.{i}, 203.0.113.7");
+        let email = format!("user{i}@nowhere.test");
+        let response = sign_in_from(&app, &email, "wrong-password", &[&spoofed]).await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED);
     }
-    let blocked = attempt("admin@acme.test".into(), "203.0.113.7", DEMO_PASSWORD).await;
+    let blocked = sign_in_from(&app, "admin@acme.test", DEMO_PASSWORD, &["203.0.113.7"]).await;
     assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
-    let other = attempt("admin@acme.test".into(), "198.51.100.2", DEMO_PASSWORD).await;
+    let other = sign_in_from(&app, "admin@acme.test", DEMO_PASSWORD, &["198.51.100.2"]).await;
     assert_eq!(other.status, StatusCode::OK, "{}", other.text());
 }
 
@@ -254,16 +245,11 @@ async fn an_ipv6_client_is_throttled_by_its_slash_64_behind_two_proxies(backend:
     // The client's own line, then the CDN's entry for the client and the load balancer's for the
     // CDN, on a second line: the client is two hops from the right.
     let attempt = |email: String, client: String, password: &'static str| {
-        let request = Request::post("/api/login")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header("x-forwarded-for", "192.0.2.1")
-            .header("x-forwarded-for", format!("{client}, 198.51.100.10"))
-            .body(Body::from(common::form_encode(&[
-                ("email", &email),
-                ("password", password),
-            ])))
-            .unwrap();
-        app.request(request)
+        let app = &app;
+        async move {
+            let proxies = format!("{client}, 198.51.100.10");
+            sign_in_from(app, &email, password, &["192.0.2.1", &proxies]).await
+        }
     };
     // Every failure from another address of the same /64.
     for i in 0..data_exports::auth::throttle::PER_ADDRESS {
@@ -709,17 +695,20 @@ async fn housekeeping_removes_expired_sessions_and_stale_failures(backend: Backe
     assert_eq!(housekeeping::sweep(db).await.unwrap(), (0, 0));
 }
 
-/// A sign-in attempt from `address` (through a trusted proxy when the app trusts one).
-async fn sign_in_from(app: &TestApp, email: &str, password: &str, address: &str) -> common::TestResponse {
-    let request = Request::post("/api/login")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header("x-forwarded-for", address)
-        .body(Body::from(common::form_encode(&[
-            ("email", email),
-            ("password", password),
-        ])))
-        .unwrap();
-    app.request(request).await
+/// A sign-in attempt carrying these `X-Forwarded-For` lines (read when the app trusts a proxy).
+async fn sign_in_from(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+    forwarded: &[&str],
+) -> common::TestResponse {
+    let mut request =
+        Request::post("/api/login").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    for line in forwarded {
+        request = request.header("x-forwarded-for", *line);
+    }
+    let body = Body::from(common::form_encode(&[("email", email), ("password", password)]));
+    app.request(request.body(body).unwrap()).await
 }
 
 /// Failing on someone else's account on purpose locks out the one who fails, not the owner.
@@ -727,12 +716,12 @@ async fn a_stranger_cannot_lock_an_account_out(backend: Backend) {
     let app = TestApp::seeded_with(backend, &[("TRUST_PROXY", "true")], 10).await;
     let stranger = "203.0.113.66";
     for _ in 0..data_exports::auth::throttle::PER_ACCOUNT {
-        let response = sign_in_from(&app, "finance@acme.test", "guess-guess-guess", stranger).await;
+        let response = sign_in_from(&app, "finance@acme.test", "guess-guess-guess", &[stranger]).await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED);
     }
-    let locked = sign_in_from(&app, "finance@acme.test", DEMO_PASSWORD, stranger).await;
+    let locked = sign_in_from(&app, "finance@acme.test", DEMO_PASSWORD, &[stranger]).await;
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
-    let owner = sign_in_from(&app, "finance@acme.test", DEMO_PASSWORD, "198.51.100.20").await;
+    let owner = sign_in_from(&app, "finance@acme.test", DEMO_PASSWORD, &["198.51.100.20"]).await;
     assert_eq!(owner.status, StatusCode::OK, "{}", owner.text());
 }
 
@@ -853,4 +842,43 @@ async fn two_hundred_parallel_sign_ins_stay_within_the_password_check_bound(back
     );
     // A refused attempt's password was never checked: it counts as no failure.
     assert_eq!(app.denial_count("login_failed").await, 200 - busy);
+}
+
+/// A minute's denials get a row per source up to the cap; the rest of that minute counts under
+/// the overflow source, so many addresses cannot grow the table past it either.
+async fn past_a_thousand_sources_a_minute_the_rest_count_together(backend: Backend) {
+    use data_exports::audit::{
+        AuditEvent,
+        denials::{self, Denial, OVERFLOW, SOURCES_PER_MINUTE},
+    };
+    let app = TestApp::new(backend).await;
+    let extra = 5;
+    let sources: Vec<String> = (0..SOURCES_PER_MINUTE + extra)
+        .map(|n| format!("198.18.{}.{}", n / 256, n % 256))
+        .collect();
+    let mut minutes = std::collections::BTreeSet::new();
+    for source in &sources {
+        let denial = Denial {
+            event: AuditEvent::AccessDenied,
+            source,
+            permission: Some("pf.export_requests.view"),
+            account: None,
+        };
+        denials::count(&app.state.db, denial).await.unwrap();
+        minutes.insert(chrono::Utc::now().format("%H:%M").to_string());
+    }
+    assert_eq!(
+        app.denial_count("access_denied").await,
+        SOURCES_PER_MINUTE + extra
+    );
+    if minutes.len() == 1 {
+        // All in one minute (else the cap applied per minute, and this proves less).
+        let rows = count(&app, "SELECT COUNT(*) FROM pf_denials").await;
+        assert_eq!(rows, SOURCES_PER_MINUTE + 1);
+        let overflow: i64 = data_exports::with_db!(&app.state.db, pool => {
+            sqlx::query_scalar("SELECT CAST(count AS BIGINT) FROM pf_denials WHERE source = $1")
+                .bind(OVERFLOW).fetch_one(pool).await.unwrap()
+        });
+        assert_eq!(overflow, extra);
+    }
 }

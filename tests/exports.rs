@@ -838,41 +838,25 @@ async fn a_request_over_a_limit_is_refused_without_waiting_for_the_lock(backend:
 
 /// The hourly limits count from the index that holds the event, the instant and the actor.
 async fn the_hourly_count_reads_one_index(backend: Backend) {
-    use data_exports::{db::Db, exports::repo::RECENT_CREATIONS};
+    use data_exports::exports::repo::RECENT_CREATIONS;
     let app = TestApp::seeded_with(backend, &[], 5).await;
     let admin = app.login("admin@acme.test").await;
     for _ in 0..3 {
         assert_eq!(create(&app, &admin).await.status, StatusCode::OK);
     }
-    let plan: String = match &app.state.db {
-        Db::Sqlite(pool) => {
-            let rows: Vec<(i64, i64, i64, String)> =
-                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {RECENT_CREATIONS}"))
-                    .bind(Uuid::new_v4())
-                    .bind(Uuid::new_v4())
-                    .bind(chrono::Utc::now())
-                    .fetch_all(pool)
-                    .await
-                    .unwrap();
-            rows.into_iter().map(|row| row.3).collect::<Vec<_>>().join("\n")
-        }
-        Db::Postgres(pool) => {
-            // The planner would scan a table this small whole; asked for its best index:
-            let mut tx = pool.begin().await.unwrap();
-            sqlx::query("SET LOCAL enable_seqscan = off")
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            let rows: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {RECENT_CREATIONS}"))
-                .bind(Uuid::new_v4())
-                .bind(Uuid::new_v4())
-                .bind(chrono::Utc::now())
-                .fetch_all(&mut *tx)
-                .await
-                .unwrap();
-            rows.join("\n")
-        }
-    };
+    // The planner would scan a table this small whole; asked for its best index:
+    let binds = [
+        Bind::Id(Uuid::new_v4()),
+        Bind::Id(Uuid::new_v4()),
+        Bind::At(chrono::Utc::now()),
+    ];
+    let plan = query_plan(
+        &app,
+        RECENT_CREATIONS,
+        &["SET LOCAL enable_seqscan = off"],
+        &binds,
+    )
+    .await;
     assert!(plan.contains("pf_audit_logs_org_event_time"), "{plan}");
     if backend == Backend::Sqlite {
         assert!(plan.contains("COVERING INDEX"), "{plan}");
@@ -883,50 +867,72 @@ async fn the_hourly_count_reads_one_index(backend: Backend) {
 /// generic plan scan the whole table (22 ms a page at 100,000 rows). The question the list asks
 /// now is planned as one step along the index, generic plan or not, on both databases.
 async fn the_newer_and_older_links_are_one_step_along_the_index(backend: Backend) {
-    use data_exports::{db::Db, exports::repo::neighbour_sql};
+    use data_exports::exports::repo::neighbour_sql;
     let app = TestApp::seeded_with(backend, &[], 5).await;
     let cookie = app.login("admin@acme.test").await;
     let acme = organization_of(&app, &cookie).await;
     let admin = common::user_id(&app, "admin@acme.test").await;
     insert_history(&app, acme, admin, 2_000).await;
     for side in ["<", ">"] {
-        let sql = neighbour_sql(side);
-        let plan = match &app.state.db {
-            Db::Sqlite(pool) => {
-                let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
-                    .bind(acme)
-                    .bind(chrono::Utc::now())
-                    .bind(Uuid::nil())
-                    .fetch_all(pool)
-                    .await
-                    .unwrap();
-                rows.into_iter().map(|row| row.3).collect::<Vec<_>>().join("\n")
-            }
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin().await.unwrap();
-                sqlx::query("ANALYZE pf_export_requests")
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-                // The plan a prepared statement settles on after its first few runs.
-                sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-                let rows: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {sql}"))
-                    .bind(acme)
-                    .bind(chrono::Utc::now())
-                    .bind(Uuid::nil())
-                    .fetch_all(&mut *tx)
-                    .await
-                    .unwrap();
-                rows.join("\n")
-            }
-        };
+        // Postgres: the plan a prepared statement settles on after its first few runs.
+        let setup = [
+            "ANALYZE pf_export_requests",
+            "SET LOCAL plan_cache_mode = force_generic_plan",
+        ];
+        let binds = [
+            Bind::Id(acme),
+            Bind::At(chrono::Utc::now()),
+            Bind::Id(Uuid::nil()),
+        ];
+        let plan = query_plan(&app, &neighbour_sql(side), &setup, &binds).await;
         assert!(plan.contains("pf_export_requests_org_recent"), "{side}: {plan}");
         assert!(
             !plan.contains("Seq Scan") && !plan.contains("SCAN pf_export_requests"),
             "{side}: {plan}"
         );
+    }
+}
+
+/// A value bound to a query whose plan is asked for.
+enum Bind {
+    Id(Uuid),
+    At(chrono::DateTime<chrono::Utc>),
+}
+
+/// The plan the database gives `sql` with `binds` (SQLite's `EXPLAIN QUERY PLAN` details, or
+/// Postgres's `EXPLAIN` lines after `postgres_setup` in the same transaction), as one text.
+async fn query_plan(app: &TestApp, sql: &str, postgres_setup: &[&str], binds: &[Bind]) -> String {
+    use data_exports::db::Db;
+    macro_rules! bound {
+        ($query:expr) => {{
+            let mut query = $query;
+            for bind in binds {
+                query = match bind {
+                    Bind::Id(id) => query.bind(*id),
+                    Bind::At(at) => query.bind(*at),
+                };
+            }
+            query
+        }};
+    }
+    match &app.state.db {
+        Db::Sqlite(pool) => {
+            let explain = format!("EXPLAIN QUERY PLAN {sql}");
+            let rows: Vec<(i64, i64, i64, String)> =
+                bound!(sqlx::query_as(&explain)).fetch_all(pool).await.unwrap();
+            rows.into_iter().map(|row| row.3).collect::<Vec<_>>().join("\n")
+        }
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await.unwrap();
+            for statement in postgres_setup {
+                sqlx::query(statement).execute(&mut *tx).await.unwrap();
+            }
+            let explain = format!("EXPLAIN {sql}");
+            let rows: Vec<String> = bound!(sqlx::query_scalar(&explain))
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap();
+            rows.join("\n")
+        }
     }
 }

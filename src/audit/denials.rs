@@ -41,30 +41,17 @@ pub async fn count(db: &Db, denial: Denial<'_>) -> Result<(), sqlx::Error> {
     let event = denial.event.as_str();
     let permission = denial.permission.unwrap_or("");
     let account = denial.account.map(|id| id.to_string()).unwrap_or_default();
-    // Usually this source was denied the same way a moment ago: one row updated.
-    let updated = with_db!(db, pool => {
-        sqlx::query(
-            "UPDATE pf_denials SET count = count + 1, last_at = $6 \
-             WHERE minute = $1 AND source = $2 AND event = $3 AND permission = $4 AND account_id = $5",
-        )
-        .bind(minute)
-        .bind(denial.source)
-        .bind(event)
-        .bind(permission)
-        .bind(&account)
-        .bind(at)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected())
-    })?;
-    if updated > 0 {
-        return Ok(());
-    }
-    // A new combination: its own row while the minute has room, else the overflow's.
+    // One statement: the combination's row gets one more; a new combination gets a row of its
+    // own while the minute has room, else the overflow's. (CASE decides in order, so the count of
+    // the minute's rows is taken only for a combination not seen yet.)
     with_db!(db, pool => {
         sqlx::query(
             "INSERT INTO pf_denials (minute, source, event, permission, account_id, count, first_at, last_at) \
-             SELECT $1, CASE WHEN (SELECT COUNT(*) FROM pf_denials WHERE minute = $1) < $7 THEN $2 ELSE $8 END, \
+             SELECT $1, CASE \
+                 WHEN EXISTS (SELECT 1 FROM pf_denials WHERE minute = $1 AND source = $2 AND event = $3 \
+                              AND permission = $4 AND account_id = $5) THEN $2 \
+                 WHEN (SELECT COUNT(*) FROM pf_denials WHERE minute = $1) < $7 THEN $2 \
+                 ELSE $8 END, \
                     $3, $4, $5, 1, $6, $6 WHERE TRUE \
              ON CONFLICT (minute, source, event, permission, account_id) \
              DO UPDATE SET count = pf_denials.count + 1, last_at = excluded.last_at",
