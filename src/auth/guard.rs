@@ -12,7 +12,7 @@ use crate::{
     },
     auth::{
         model::{CurrentUser, Permission},
-        request::{client_address, request_parts, throttle_key},
+        request::{client_of, request_parts, throttle_key},
         session,
     },
     db::with_db,
@@ -61,11 +61,9 @@ pub async fn authorize(
         }
         Err(AppError::Unauthenticated) => {
             // Nobody signed in: counted per source and minute, not logged per request.
-            let sessions = &state.config.sessions;
-            let address = client_address(parts, sessions.trust_proxy.then_some(sessions.trust_proxy_hops));
             let denial = Denial {
                 event: AuditEvent::AccessDenied,
-                source: &throttle_key(&address),
+                source: &throttle_key(&client_of(state, parts)),
                 permission: Some(permission.key()),
                 account: None,
             };

@@ -45,6 +45,13 @@ pub fn client_address(parts: &Parts, trusted_hops: Option<u32>) -> String {
     }
 }
 
+/// The client's address as this server's settings say to read it (behind `TRUST_PROXY`'s
+/// proxies or not; see [`client_address`]).
+pub fn client_of(state: &AppState, parts: &Parts) -> String {
+    let sessions = &state.config.sessions;
+    client_address(parts, sessions.trust_proxy.then_some(sessions.trust_proxy_hops))
+}
+
 /// The key sign-in throttling counts an address under: an IPv6 address by its /64 (one
 /// subscriber's whole allocation, which a client can hop across at will), an IPv4 address (or an
 /// IPv4-mapped IPv6 one) as itself; anything unparsable as written.

@@ -13,7 +13,7 @@ use crate::{
         accounts,
         guard::user_for_request,
         password,
-        request::{client_address, request_parts, secure, set_cookie, throttle_key},
+        request::{client_of, request_parts, secure, set_cookie, throttle_key},
         session, throttle,
     },
     error::AppError,
@@ -37,7 +37,7 @@ pub async fn sign_in(email: &str, password: &str) -> Result<Uuid, AppError> {
     }
 
     let sessions = &state.config.sessions;
-    let address = client_address(&parts, sessions.trust_proxy.then_some(sessions.trust_proxy_hops));
+    let address = client_of(&state, &parts);
     // Throttled by the address's block (an IPv6 client's /64).
     let block = throttle_key(&address);
     let attempt = throttle::Attempt {
