@@ -25,6 +25,7 @@ use data_exports::{
     records::{Deidentify, EntityType},
     with_db,
 };
+use futures::TryStreamExt;
 use serde_json::json;
 
 on_both_databases!(
@@ -555,7 +556,7 @@ async fn a_shuffled_read_returns_every_row_once_and_lets_writers_in(backend: Bac
     let mut orders = Vec::new();
     for _ in 0..2 {
         let mut snapshot = Snapshot::open(db).await.unwrap();
-        let mut reader = EntityReader::new(
+        let reader = EntityReader::new(
             acme,
             EntityType::Appointments,
             columns.clone(),
@@ -564,7 +565,8 @@ async fn a_shuffled_read_returns_every_row_once_and_lets_writers_in(backend: Bac
             64,
         );
         let mut ids = Vec::new();
-        while let Some(batch) = snapshot.next_batch(&mut reader).await.unwrap() {
+        let mut batches = snapshot.batches(&reader);
+        while let Some(batch) = batches.try_next().await.unwrap() {
             assert!(batch.len() <= 64);
             ids.extend(batch.into_iter().map(|row| match &row[0] {
                 Value::Text(id) => id.clone(),
@@ -577,6 +579,7 @@ async fn a_shuffled_read_returns_every_row_once_and_lets_writers_in(backend: Bac
                 .expect("a writer waited on the shuffled read")
                 .unwrap();
         }
+        drop(batches);
         snapshot.close().await.unwrap();
         orders.push(ids);
     }

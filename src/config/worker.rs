@@ -23,7 +23,8 @@ pub struct WorkerSettings {
     /// On SIGTERM, how long running exports may take to finish before they are handed back.
     /// `[app] worker-shutdown-grace-secs` (default 20).
     pub shutdown_grace: Duration,
-    /// Rows read per query. `[app] export-batch-rows` (default 2000, 1–50000).
+    /// Rows handed to the encoder at a time (SQLite: read per query). Rows in flight, and so
+    /// memory, grow with it. `[app] export-batch-rows` (default 1000, 1–50000).
     pub batch_rows: u32,
     /// Start CSV files with a UTF-8 byte-order mark so Excel reads accents right.
     /// `[app] export-csv-bom` (default true).
@@ -47,7 +48,7 @@ impl WorkerSettings {
             lease: source.secs("worker-lease-secs", 30)?,
             poll_interval: source.secs("worker-poll-secs", 2)?,
             shutdown_grace: source.secs("worker-shutdown-grace-secs", 20)?,
-            batch_rows: source.within("export-batch-rows", 2000, 1..=50_000)?,
+            batch_rows: source.within("export-batch-rows", 1000, 1..=50_000)?,
             csv_bom: source.or("export-csv-bom", true)?,
             retry: retry_policy(source)?,
             retention: source.secs("export-retention-secs", 7 * 24 * 3600)?,

@@ -20,6 +20,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use futures::TryStreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -359,7 +360,7 @@ async fn read_all(
     for entity in &plan.spec.entity_types {
         let sent = counts.entry(*entity).or_insert(0u64);
         let columns = plan.columns(*entity);
-        let mut reader = EntityReader::new(
+        let reader = EntityReader::new(
             plan.organization_id,
             *entity,
             columns.clone(),
@@ -370,10 +371,8 @@ async fn read_all(
         rows.send(Message::Begin(*entity, columns.clone()))
             .await
             .map_err(closed)?;
-        loop {
-            let Some(mut batch) = snapshot.next_batch(&mut reader).await? else {
-                break;
-            };
+        let mut batches = snapshot.batches(&reader);
+        while let Some(mut batch) = batches.try_next().await? {
             if let Some(deidentifier) = &deidentifier {
                 for row in &mut batch {
                     deidentifier.apply(reader.columns(), row);
