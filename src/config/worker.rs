@@ -23,8 +23,8 @@ pub struct WorkerSettings {
     /// On SIGTERM, how long running exports may take to finish before they are handed back.
     /// `[app] worker-shutdown-grace-secs` (default 20).
     pub shutdown_grace: Duration,
-    /// Rows handed to the encoder at a time (SQLite: read per query). Rows in flight, and so
-    /// memory, grow with it. `[app] export-batch-rows` (default 1000, 1–50000).
+    /// Rows handed to the encoder at a time; rows in flight, and so memory, grow with it.
+    /// `[app] export-batch-rows` (default 1000, 1–50000).
     pub batch_rows: u32,
     /// Start CSV files with a UTF-8 byte-order mark so Excel reads accents right.
     /// `[app] export-csv-bom` (default true).
