@@ -186,10 +186,15 @@ pub async fn retention(db: &Db, organization_id: Uuid, default: Duration) -> Res
             .await
     })?
     .flatten();
-    Ok(Retention {
+    Ok(retention_of(chosen, default))
+}
+
+/// The retention of an organisation that chose `chosen` seconds (`None`: the server's default).
+pub fn retention_of(chosen: Option<i32>, default: Duration) -> Retention {
+    Retention {
         secs: chosen_or(chosen, default).as_secs(),
         chosen: chosen.is_some(),
-    })
+    }
 }
 
 /// When a file completed now would expire.

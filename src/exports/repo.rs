@@ -231,110 +231,148 @@ pub async fn list(
     position: Position,
     default_retention: std::time::Duration,
 ) -> Result<ExportPage, sqlx::Error> {
-    let retention = lifecycle::retention(db, organization_id, default_retention).await?;
-    let mut tx = db.begin_snapshot().await?;
+    // A few reads, the first two at once, no transaction: whether anything is active comes with
+    // the rows, from the same statement (Refresh must show whenever a row is pending); the count
+    // and the retention beside them may be a request apart, which nobody can tell.
     let read_at = now();
-    let mut rows = page_rows(&mut tx, organization_id, position).await?;
-    let short = rows.len() < PAGE_SIZE as usize;
+    let (page, (counted, active, chosen)) = tokio::try_join!(
+        page_rows(db, organization_id, position),
+        figures(db, organization_id)
+    )?;
+    let mut page = page;
+    let short = page.rows.len() < PAGE_SIZE as usize;
     let fell_back = position != Position::Newest
-        && (rows.is_empty() || (short && matches!(position, Position::Newer(_))));
+        && (page.rows.is_empty() || (short && matches!(position, Position::Newer(_))));
     if fell_back {
-        rows = page_rows(&mut tx, organization_id, Position::Newest).await?;
+        page = page_rows(db, organization_id, Position::Newest).await?;
     }
-    let newest = position == Position::Newest || fell_back;
-    let mut items: Vec<ExportRequest> = rows.into_iter().map(|stored| stored.request).collect();
-    let older = match items.last().map(Cursor::of) {
-        Some(last) if any_beyond(&mut tx, organization_id, last, "<").await? => Some(last.encode()),
-        _ => None,
+    let has_active = page.active.unwrap_or(active) > 0;
+    let mut items: Vec<ExportRequest> = page.rows.into_iter().map(|stored| stored.request).collect();
+    let (first, last) = (items.first().map(Cursor::of), items.last().map(Cursor::of));
+    // The page's own read says whether there is more in its direction; the other side is one
+    // step along the index, and the newest page has nothing newer.
+    let (older, newer) = match position {
+        _ if fell_back => (page.more, false),
+        Position::Newest => (page.more, false),
+        Position::Older(_) => (page.more, any_beyond(db, organization_id, first, ">").await?),
+        Position::Newer(_) => (any_beyond(db, organization_id, last, "<").await?, page.more),
     };
-    // The newest page has nothing newer: no need to look.
-    let newer = match items.first().map(Cursor::of) {
-        Some(first) if !newest && any_beyond(&mut tx, organization_id, first, ">").await? => {
-            Some(first.encode())
-        }
-        _ => None,
-    };
-    // A count that stops at the cap, and the active ones (a partial index, never many).
-    let (counted, active): (i64, i64) = with_tx!(&mut tx, conn => {
-        sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM pf_export_requests WHERE organization_id = $1 \
-                                           LIMIT $2) AS capped), \
-                    (SELECT COUNT(*) FROM pf_export_requests \
-                     WHERE organization_id = $1 AND status IN ('pending', 'processing'))",
-        )
-        .bind(organization_id)
-        .bind(COUNT_CAP as i64 + 1)
-        .fetch_one(conn)
-        .await
-    })?;
     let ids: Vec<Uuid> = items.iter().map(|item| item.id).collect();
-    let downloads = download_counts(&mut tx, organization_id, &ids).await?;
+    let downloads = download_counts(db, organization_id, &ids).await?;
     for item in &mut items {
         item.downloads = downloads.get(&item.id).copied().unwrap_or(0);
     }
-    tx.rollback().await?;
     let counted = counted.max(0) as u64;
     Ok(ExportPage {
         items,
-        older,
-        newer,
+        older: last.filter(|_| older).map(Cursor::encode),
+        newer: first.filter(|_| newer).map(Cursor::encode),
         total: if counted > COUNT_CAP {
             ExportCount::AtLeast(COUNT_CAP)
         } else {
             ExportCount::Exactly(counted)
         },
-        has_active: active > 0,
+        has_active,
         read_at,
-        retention,
+        retention: lifecycle::retention_of(chosen, default_retention),
     })
 }
 
-/// The page's rows at `position`, newest first.
-async fn page_rows(
-    tx: &mut Tx,
-    organization_id: Uuid,
-    position: Position,
-) -> Result<Vec<StoredRequest>, sqlx::Error> {
+/// The organisation's requests that are pending or processing (a partial index, never many).
+const ACTIVE_COUNT: &str = "(SELECT COUNT(*) FROM pf_export_requests WHERE organization_id = $1 AND status IN ('pending', 'processing'))";
+
+/// The figures beside the page, in one round trip: the organisation's requests counted up to
+/// just past the cap, the active ones, and the retention it chose.
+async fn figures(db: &Db, organization_id: Uuid) -> Result<(i64, i64, Option<i32>), sqlx::Error> {
+    let sql = format!(
+        "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM pf_export_requests WHERE organization_id = $1 \
+                                       LIMIT $2) AS capped), \
+                {ACTIVE_COUNT}, \
+                (SELECT export_retention_secs FROM organizations WHERE id = $1)"
+    );
+    with_db!(db, pool => {
+        sqlx::query_as(&sql)
+            .bind(organization_id)
+            .bind(COUNT_CAP as i64 + 1)
+            .fetch_one(pool)
+            .await
+    })
+}
+
+/// A page's rows, newest first.
+struct Page {
+    rows: Vec<StoredRequest>,
+    /// Whether there are more beyond them in the direction read (older for the newest and older
+    /// pages, newer for a newer page): one row past the page is read to tell.
+    more: bool,
+    /// The organisation's active requests, counted by the statement that read the rows (`None`
+    /// when there were none).
+    active: Option<i64>,
+}
+
+/// A row of the page, with the statement's count of active requests.
+#[derive(sqlx::FromRow)]
+struct Listed {
+    #[sqlx(flatten)]
+    stored: StoredRequest,
+    active_requests: i64,
+}
+
+/// The page's rows at `position`.
+async fn page_rows(db: &Db, organization_id: Uuid, position: Position) -> Result<Page, sqlx::Error> {
     let (condition, order, cursor) = match position {
         Position::Newest => ("", "DESC", None),
         Position::Older(cursor) => (" AND (requested_at, id) < ($2, $3)", "DESC", Some(cursor)),
         Position::Newer(cursor) => (" AND (requested_at, id) > ($2, $3)", "ASC", Some(cursor)),
     };
     let sql = format!(
-        "SELECT {COLUMNS} FROM pf_export_requests WHERE organization_id = $1{condition} \
-         ORDER BY requested_at {order}, id {order} LIMIT {PAGE_SIZE}"
+        "SELECT {COLUMNS}, {ACTIVE_COUNT} AS active_requests FROM pf_export_requests \
+         WHERE organization_id = $1{condition} \
+         ORDER BY requested_at {order}, id {order} LIMIT {}",
+        PAGE_SIZE + 1
     );
-    let mut rows: Vec<StoredRequest> = with_tx!(tx, conn => {
+    let mut listed: Vec<Listed> = with_db!(db, pool => {
         let query = sqlx::query_as(&sql).bind(organization_id);
         let query = match cursor {
             Some(cursor) => query.bind(cursor.at).bind(cursor.id),
             None => query,
         };
-        query.fetch_all(conn).await
+        query.fetch_all(pool).await
     })?;
+    let more = listed.len() > PAGE_SIZE as usize;
+    listed.truncate(PAGE_SIZE as usize);
     if order == "ASC" {
-        rows.reverse();
+        listed.reverse();
     }
-    Ok(rows)
+    let active = listed.first().map(|row| row.active_requests);
+    Ok(Page {
+        rows: listed.into_iter().map(|row| row.stored).collect(),
+        more,
+        active,
+    })
 }
 
-/// Whether the organisation has a request older (`"<"`) or newer (`">"`) than `cursor`: one
-/// step along the index. (Not `EXISTS (…)`: Postgres drops the subquery's order and limit, and
-/// its generic plan for the row comparison is then a pass over the whole table — 22 ms at
-/// 100,000 rows; this is an index-only scan for one entry.)
+/// Whether the organisation has a request older (`"<"`) or newer (`">"`) than `cursor` (`None`:
+/// an empty page, which has no neighbours): one step along the index. (Not `EXISTS (…)`:
+/// Postgres drops the subquery's order and limit, and its generic plan for the row comparison
+/// is then a pass over the whole table — 22 ms at 100,000 rows; this is an index-only scan for
+/// one entry.)
 async fn any_beyond(
-    tx: &mut Tx,
+    db: &Db,
     organization_id: Uuid,
-    cursor: Cursor,
+    cursor: Option<Cursor>,
     side: &str,
 ) -> Result<bool, sqlx::Error> {
+    let Some(cursor) = cursor else {
+        return Ok(false);
+    };
     let sql = neighbour_sql(side);
-    let found: Option<i32> = with_tx!(tx, conn => {
+    let found: Option<i32> = with_db!(db, pool => {
         sqlx::query_scalar(&sql)
             .bind(organization_id)
             .bind(cursor.at)
             .bind(cursor.id)
-            .fetch_optional(conn)
+            .fetch_optional(pool)
             .await
     })?;
     Ok(found.is_some())
@@ -353,7 +391,7 @@ pub fn neighbour_sql(side: &str) -> String {
 /// How many download links were signed for each of `ids` (the organisation's requests), from the
 /// audit log.
 async fn download_counts(
-    tx: &mut Tx,
+    db: &Db,
     organization_id: Uuid,
     ids: &[Uuid],
 ) -> Result<std::collections::HashMap<Uuid, u32>, sqlx::Error> {
@@ -367,12 +405,12 @@ async fn download_counts(
          GROUP BY target_id",
         placeholders.join(", ")
     );
-    let counted: Vec<(String, i64)> = with_tx!(tx, conn => {
+    let counted: Vec<(String, i64)> = with_db!(db, pool => {
         let mut query = sqlx::query_as(&sql).bind(organization_id);
         for id in ids {
             query = query.bind(id.to_string());
         }
-        query.fetch_all(conn).await
+        query.fetch_all(pool).await
     })?;
     Ok(counted
         .into_iter()
@@ -387,25 +425,25 @@ pub async fn downloads(
     organization_id: Uuid,
     id: Uuid,
 ) -> Result<(u32, Option<(DateTime<Utc>, Option<Uuid>)>), sqlx::Error> {
-    let mut tx = db.begin_snapshot().await?;
-    let count = download_counts(&mut tx, organization_id, &[id])
-        .await?
-        .get(&id)
-        .copied()
-        .unwrap_or(0);
-    let last: Option<(DateTime<Utc>, Option<Uuid>)> = with_tx!(&mut tx, conn => {
+    // One statement: the count and the last agree.
+    let last: Option<(DateTime<Utc>, Option<Uuid>, i64)> = with_db!(db, pool => {
         sqlx::query_as(
-            "SELECT occurred_at, actor_id FROM pf_audit_logs \
+            "SELECT occurred_at, actor_id, \
+                    (SELECT COUNT(*) FROM pf_audit_logs \
+                     WHERE organization_id = $1 AND event = 'export_downloaded' AND target_id = $2) \
+             FROM pf_audit_logs \
              WHERE organization_id = $1 AND event = 'export_downloaded' AND target_id = $2 \
              ORDER BY occurred_at DESC, id DESC LIMIT 1",
         )
         .bind(organization_id)
         .bind(id.to_string())
-        .fetch_optional(conn)
+        .fetch_optional(pool)
         .await
     })?;
-    tx.rollback().await?;
-    Ok((count, last))
+    Ok(match last {
+        Some((at, actor, count)) => (count.clamp(0, i64::from(u32::MAX)) as u32, Some((at, actor))),
+        None => (0, None),
+    })
 }
 
 /// The organisation's request `id`; `None` for a missing id or another organisation's
