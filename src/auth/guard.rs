@@ -74,58 +74,61 @@ pub async fn authorize(
     }
 }
 
+/// The session's user as one statement reads them: one row per permission of their role (one
+/// row with none when the role has none, or they have no role).
 #[derive(sqlx::FromRow)]
 struct UserRow {
+    user_id: Uuid,
+    organization_id: Uuid,
+    last_seen_at: chrono::DateTime<chrono::Utc>,
     email: String,
     display_name: String,
     organization_name: String,
     organization_time_zone: String,
     role_key: Option<String>,
+    permission: Option<String>,
 }
 
 pub async fn user_for_request(state: &AppState, parts: &Parts) -> Result<CurrentUser, AppError> {
     let secure = crate::auth::request::secure(state, parts);
     let token = session::token_from(&parts.headers, secure).ok_or(AppError::Unauthenticated)?;
     let db = &state.db;
-    let session = session::lookup(db, &token, state.config.sessions.idle_timeout)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    // A membership removed since sign-in ends the session's access at once.
-    let row: UserRow = with_db!(db, pool => {
-        sqlx::query_as(
-            "SELECT u.email, u.display_name, o.name AS organization_name, \
-                    o.time_zone AS organization_time_zone, m.role_key \
-             FROM users u \
-             JOIN memberships m ON m.user_id = u.id AND m.organization_id = $2 \
-             JOIN organizations o ON o.id = m.organization_id \
-             WHERE u.id = $1",
-        )
-        .bind(session.user_id)
-        .bind(session.organization_id)
-        .fetch_optional(pool)
-        .await
-    })?
-    .ok_or(AppError::Unauthenticated)?;
-    let permissions: Vec<String> = match &row.role_key {
-        Some(role) => with_db!(db, pool => {
-            sqlx::query_scalar("SELECT permission FROM role_permissions WHERE role_key = $1 ORDER BY permission")
-                .bind(role)
-                .fetch_all(pool)
-                .await
-        })?,
-        None => Vec::new(),
+    let live = session::Liveness::of(&token, state.config.sessions.idle_timeout);
+    // One round trip: the live session, its user, and their membership of the session's
+    // organisation (a membership removed since sign-in ends the session's access at once), with
+    // the role's permissions.
+    let sql = format!(
+        "SELECT s.user_id, s.organization_id, s.last_seen_at, u.email, u.display_name, \
+                o.name AS organization_name, o.time_zone AS organization_time_zone, m.role_key, \
+                p.permission \
+         FROM sessions s \
+         JOIN users u ON u.id = s.user_id \
+         JOIN memberships m ON m.user_id = s.user_id AND m.organization_id = s.organization_id \
+         JOIN organizations o ON o.id = s.organization_id \
+         LEFT JOIN role_permissions p ON p.role_key = m.role_key \
+         WHERE {} \
+         ORDER BY p.permission",
+        session::Liveness::CONDITION
+    );
+    let rows: Vec<UserRow> = with_db!(db, pool => {
+        live.bind(sqlx::query_as(&sql)).fetch_all(pool).await
+    })?;
+    let Some(row) = rows.first() else {
+        return Err(AppError::Unauthenticated);
     };
+    live.touch(db, row.last_seen_at).await?;
+    let permissions: Vec<String> = rows.iter().filter_map(|row| row.permission.clone()).collect();
     // A zone the database holds is always valid (set through `accounts::time_zone`).
     let zone: chrono_tz::Tz = row.organization_time_zone.parse().unwrap_or(chrono_tz::UTC);
     Ok(CurrentUser {
         organization_today: crate::db::now().with_timezone(&zone).date_naive(),
-        user_id: session.user_id,
-        email: row.email,
-        display_name: row.display_name,
-        organization_id: session.organization_id,
-        organization_name: row.organization_name,
-        organization_time_zone: row.organization_time_zone,
-        role: row.role_key,
+        user_id: row.user_id,
+        email: row.email.clone(),
+        display_name: row.display_name.clone(),
+        organization_id: row.organization_id,
+        organization_name: row.organization_name.clone(),
+        organization_time_zone: row.organization_time_zone.clone(),
+        role: row.role_key.clone(),
         permissions,
     })
 }

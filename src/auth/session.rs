@@ -27,14 +27,6 @@ pub fn cookie_name(secure: bool) -> &'static str {
 /// active session never idles out): reads stay reads.
 const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
-/// A live session row.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct SessionRow {
-    pub user_id: Uuid,
-    pub organization_id: Uuid,
-    pub last_seen_at: DateTime<Utc>,
-}
-
 fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -69,38 +61,62 @@ pub async fn create(
     Ok(token)
 }
 
-/// The session for `token` if it has neither passed its absolute expiry nor been idle too long;
-/// records the activity.
-pub async fn lookup(db: &Db, token: &str, idle_timeout: Duration) -> Result<Option<SessionRow>, sqlx::Error> {
-    let at = now();
-    let idle = chrono::TimeDelta::from_std(idle_timeout).unwrap_or(chrono::TimeDelta::minutes(30));
-    let idle_since = at - idle;
-    let touch_every = TOUCH_EVERY.min(idle / 2);
-    let hash = token_hash(token);
-    let row: Option<SessionRow> = with_db!(db, pool => {
-        sqlx::query_as(
-            "SELECT user_id, organization_id, last_seen_at FROM sessions \
-             WHERE token_hash = $1 AND expires_at > $2 AND last_seen_at > $3",
-        )
-        .bind(&hash)
-        .bind(at)
-        .bind(idle_since)
-        .fetch_optional(pool)
-        .await
-    })?;
-    if let Some(session) = &row
-        && at - session.last_seen_at > touch_every
+/// What makes the session for a token live now: the row with the token's hash that has neither
+/// passed its absolute expiry nor been idle too long. The caller reads the row (with whatever it
+/// joins to it) under [`Liveness::CONDITION`], then [`Liveness::touch`]es it.
+pub struct Liveness {
+    hash: Vec<u8>,
+    at: DateTime<Utc>,
+    idle_since: DateTime<Utc>,
+    touch_every: chrono::TimeDelta,
+}
+
+impl Liveness {
+    /// The condition on `sessions s`, with [`Liveness::bind`]'s values as `$1` to `$3`.
+    pub const CONDITION: &str = "s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3";
+
+    pub fn of(token: &str, idle_timeout: Duration) -> Liveness {
+        let at = now();
+        let idle = chrono::TimeDelta::from_std(idle_timeout).unwrap_or(chrono::TimeDelta::minutes(30));
+        Liveness {
+            hash: token_hash(token),
+            at,
+            idle_since: at - idle,
+            touch_every: TOUCH_EVERY.min(idle / 2),
+        }
+    }
+
+    /// Binds the condition's values.
+    pub fn bind<'q, DB, O>(
+        &'q self,
+        query: sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments<'q>>,
+    ) -> sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments<'q>>
+    where
+        DB: sqlx::Database,
+        &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     {
+        query
+            .bind(self.hash.as_slice())
+            .bind(self.at)
+            .bind(self.idle_since)
+    }
+
+    /// Records activity on the live session last seen at `last_seen_at`, at most once every
+    /// [`TOUCH_EVERY`]: reads stay reads.
+    pub async fn touch(&self, db: &Db, last_seen_at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+        if self.at - last_seen_at <= self.touch_every {
+            return Ok(());
+        }
         with_db!(db, pool => {
             sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
-                .bind(&hash)
-                .bind(at)
+                .bind(&self.hash)
+                .bind(self.at)
                 .execute(pool)
                 .await
-                .map(|done| done.rows_affected())
-        })?;
+                .map(drop)
+        })
     }
-    Ok(row)
 }
 
 /// Ends the session for `token` (a no-op if there is none).
