@@ -114,7 +114,7 @@ fn exported_ids(table: &Json) -> Vec<String> {
 }
 
 async fn a_date_range_across_the_autumn_clock_change_holds_exactly_its_local_days(backend: Backend) {
-    // One row per batch, so that the (date, id) cursor is crossed at every row, ties included.
+    // One row per batch, so that every batch boundary falls between two rows, ties included.
     let app = TestApp::with_env(backend, &[("EXPORT_BATCH_ROWS", "1")]).await;
     let (organization_id, cookie) = setup_fixture(&app).await;
     accounts::set_time_zone(&app.state.db, organization_id, "America/New_York")

@@ -26,6 +26,10 @@ pub struct WorkerSettings {
     /// Rows handed to the encoder at a time; rows in flight, and so memory, grow with it.
     /// `[app] export-batch-rows` (default 1000, 1–50000).
     pub batch_rows: u32,
+    /// At most this many rows a second per export (0: as fast as the database gives them): keeps
+    /// a large export from crowding a shared database's other work.
+    /// `[app] export-rows-per-second` (default 0).
+    pub rows_per_second: u32,
     /// Start CSV files with a UTF-8 byte-order mark so Excel reads accents right.
     /// `[app] export-csv-bom` (default true).
     pub csv_bom: bool,
@@ -49,6 +53,7 @@ impl WorkerSettings {
             poll_interval: source.secs("worker-poll-secs", 2)?,
             shutdown_grace: source.secs("worker-shutdown-grace-secs", 20)?,
             batch_rows: source.within("export-batch-rows", 1000, 1..=50_000)?,
+            rows_per_second: source.within("export-rows-per-second", 0, 0..=100_000_000)?,
             csv_bom: source.or("export-csv-bom", true)?,
             retry: retry_policy(source)?,
             retention: source.secs("export-retention-secs", 7 * 24 * 3600)?,

@@ -16,6 +16,7 @@ pub mod worker;
 use std::{
     collections::BTreeMap,
     sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
 };
 
 use chrono::{DateTime, Utc};
@@ -213,6 +214,8 @@ pub struct Produced {
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
     pub batch_rows: u32,
+    /// At most this many rows a second (`None`: no limit).
+    pub rows_per_second: Option<std::num::NonZeroU32>,
     pub options: encode::Options,
 }
 
@@ -357,6 +360,8 @@ async fn read_all(
         None => Order::Stored,
     };
     let mut counts = BTreeMap::new();
+    // The rate limit's clock: rows read since the start.
+    let (started, mut read) = (tokio::time::Instant::now(), 0u64);
     for entity in &plan.spec.entity_types {
         let sent = counts.entry(*entity).or_insert(0u64);
         let columns = plan.columns(*entity);
@@ -382,6 +387,11 @@ async fn read_all(
             rows.send(Message::Rows(batch)).await.map_err(closed)?;
             *sent += count;
             progress.done.fetch_add(count, Ordering::Relaxed);
+            if let Some(rate) = settings.rows_per_second {
+                read += count;
+                let due = Duration::from_secs_f64(read as f64 / f64::from(rate.get()));
+                tokio::time::sleep_until(started + due).await;
+            }
         }
     }
     let manifest = plan.manifest(snapshot_at, counts.clone());

@@ -562,6 +562,7 @@ async fn listen(ctx: WorkerContext, shutdown: CancellationToken) {
 pub fn settings(worker: &WorkerSettings) -> Settings {
     Settings {
         batch_rows: worker.batch_rows,
+        rows_per_second: std::num::NonZeroU32::new(worker.rows_per_second),
         options: encode::Options {
             csv_bom: worker.csv_bom,
         },
