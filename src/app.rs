@@ -1,4 +1,5 @@
-//! The HTML shell, the router and the routes: what the server renders and the browser hydrates.
+//! The HTML shell, the router and the routes: what the server renders (the browser hydrates
+//! only the islands in it).
 
 use leptos::prelude::*;
 #[cfg(feature = "ssr")]
@@ -28,6 +29,7 @@ use crate::{
 #[cfg(feature = "ssr")]
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     content_security_policy();
+    only_islands_hydrate();
     let bundle = use_context::<crate::state::AppState>().map(|state| state.config.bundle.clone());
     let stylesheet = bundle.as_ref().map(|bundle| bundle.stylesheet.clone());
     view! {
@@ -48,23 +50,41 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Loads the bundle and hydrates the page at the browser's first idle moment (at the latest two
-/// seconds on). Unlike Leptos's own `HydrationScripts`, it gives no preload hints: the WASM's
-/// bytes start moving only after the server-rendered page has painted, instead of sharing a slow
-/// link with the stylesheet and delaying the first paint. Until hydration every row action is a
-/// plain form that works without it.
+/// Loads the bundle at the browser's first idle moment (at the latest two seconds on) and
+/// hydrates the page's islands, in document order; then marks `<html data-hydrated>`, so that
+/// browser tests (and CSS) can tell a live page from its server-rendered HTML. Unlike Leptos's
+/// own `HydrationScripts`, it gives no preload hints: the WASM's bytes start moving only after
+/// the server-rendered page has painted, instead of sharing a slow link with the stylesheet and
+/// delaying the first paint. Until then every action is a plain form that works without it.
 #[cfg(feature = "ssr")]
 fn hydration_script(bundle: crate::config::Bundle) -> impl IntoView {
     let script = format!(
         "(function (js, wasm) {{\
            const hydrate = () => import(js).then((mod) =>\
-             mod.default({{ module_or_path: wasm }}).then(() => mod.hydrate()));\
+             mod.default({{ module_or_path: wasm }}).then(() => {{\
+               mod.hydrate();\
+               for (const island of document.querySelectorAll(\"leptos-island\")) {{\
+                 mod[island.dataset.component](island);\
+               }}\
+               document.documentElement.setAttribute(\"data-hydrated\", \"true\");\
+             }}));\
            if (\"requestIdleCallback\" in window) {{ requestIdleCallback(hydrate, {{ timeout: 2000 }}); }}\
            else {{ setTimeout(hydrate, 0); }}\
          }})({:?}, {:?});",
         bundle.script, bundle.wasm
     );
     view! { <script type="module" nonce=leptos::nonce::use_nonce()>{script}</script> }
+}
+
+/// Renders the page as not hydrating, but for its islands (which switch it on for themselves):
+/// what Leptos's `SsrSharedContext::new_islands` sets up, which the axum integration (0.8) does
+/// not use. So the resources' values stay on the server instead of being copied into the page
+/// as data for a hydration that never comes.
+#[cfg(feature = "ssr")]
+fn only_islands_hydrate() {
+    if let Some(context) = Owner::current_shared_context() {
+        context.set_is_hydrating(false);
+    }
 }
 
 /// Sends the page's Content-Security-Policy, allowing the scripts that carry this response's nonce.
@@ -100,7 +120,6 @@ pub fn page_policy(nonce: &str, store: Option<&str>) -> String {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    mark_hydrated();
 
     view! {
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
@@ -123,14 +142,4 @@ pub fn App() -> impl IntoView {
             </SessionProvider>
         </Router>
     }
-}
-
-/// Sets `data-hydrated` on `<html>` once the WASM bundle runs, so that browser tests (and CSS)
-/// can tell a live page from its server-rendered HTML. Effects never run on the server.
-fn mark_hydrated() {
-    Effect::new(|_| {
-        if let Some(root) = document().document_element() {
-            let _ = root.set_attribute("data-hydrated", "true");
-        }
-    });
 }

@@ -61,10 +61,11 @@ pub mod state;
 #[cfg(feature = "ssr")]
 pub mod storage;
 
-/// Browser entry point: hydrates the server-rendered page.
+/// Browser entry point: starts the reactive system for the page's islands, which the loader in
+/// `app::shell` then hydrates one by one (the rest of the page is the server's HTML).
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_islands();
 }

@@ -10,6 +10,44 @@ pub const EXPORTS_PAGE: &str = "/settings/exports";
 pub const EXPORTS_ROUTE: (StaticSegment<&str>, StaticSegment<&str>) =
     (StaticSegment("settings"), StaticSegment("exports"));
 
+/// Why the Data Exports page points at a request: its row is highlighted and a notice says why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Highlight {
+    /// Just requested through New Export.
+    Requested,
+    /// Queued again by Run again.
+    Queued,
+    /// Run again found an identical request already waiting or in progress.
+    AlreadyQueued,
+}
+
+impl Highlight {
+    /// The flag after the id in the address (`&already=1`, `&requested=1`; none for Queued).
+    const FLAGS: [(Highlight, &'static str); 2] = [
+        (Highlight::AlreadyQueued, "already"),
+        (Highlight::Requested, "requested"),
+    ];
+
+    /// Reads the reason from the address's flags (`flag` says whether one is set to `1`).
+    pub fn from_flags(flag: impl Fn(&str) -> bool) -> Highlight {
+        Self::FLAGS
+            .into_iter()
+            .find(|(_, name)| flag(name))
+            .map_or(Highlight::Queued, |(why, _)| why)
+    }
+}
+
+/// The Data Exports page pointing at request `id`: `/settings/exports?highlight={id}`, with the
+/// reason's flag.
+pub fn highlighted_export(id: Uuid, why: Highlight) -> String {
+    let flag = Highlight::FLAGS
+        .into_iter()
+        .find(|(reason, _)| *reason == why)
+        .map(|(_, name)| format!("&{name}=1"))
+        .unwrap_or_default();
+    format!("{EXPORTS_PAGE}?highlight={id}{flag}")
+}
+
 /// One export request's details: `/settings/exports/{id}`.
 pub fn export_details_page(id: Uuid) -> String {
     format!("{EXPORTS_PAGE}/{id}")
@@ -73,6 +111,24 @@ mod tests {
     use leptos_router::PossibleRouteMatch;
 
     use super::*;
+
+    #[test]
+    fn a_highlighted_address_reads_back_as_its_reason() {
+        let id = Uuid::nil();
+        for why in [Highlight::Requested, Highlight::Queued, Highlight::AlreadyQueued] {
+            let address = highlighted_export(id, why);
+            let query = address
+                .split_once('?')
+                .map(|(_, query)| query)
+                .unwrap_or_default();
+            let read = Highlight::from_flags(|name| query.split('&').any(|pair| pair == format!("{name}=1")));
+            assert_eq!(read, why, "{address}");
+        }
+        assert_eq!(
+            highlighted_export(id, Highlight::Queued),
+            "/settings/exports?highlight=00000000-0000-0000-0000-000000000000"
+        );
+    }
 
     /// The path the router registers for `route` (what the server answers at) and whether the
     /// route matches `path` exactly, neither more nor less.

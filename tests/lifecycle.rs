@@ -23,7 +23,7 @@ use data_exports::{
         model::{Cancelled, ExportStatus},
         queue::{self, Completion},
     },
-    with_db,
+    routes, with_db,
 };
 use http::{Request, StatusCode, header};
 use serde_json::{Value, json};
@@ -646,6 +646,24 @@ async fn row_actions_work_as_plain_forms_without_javascript(backend: Backend) {
     let list_page = page(&app, location(&again), &cookie).await;
     assert!(list_page.contains("Queued again."), "the notice");
     assert!(list_page.contains("class=\"highlighted\""), "the highlighted row");
+    // Only the islands come alive in the browser (Download among them, given its request); the
+    // list itself is HTML, with no copy of its data for a hydration that never comes.
+    let download_island = format!("data-props=\"{{&quot;id&quot;:&quot;{completed}&quot;}}\"");
+    assert!(
+        list_page.contains(&download_island),
+        "the Download island: {list_page}"
+    );
+    assert!(
+        !list_page.contains("__RESOLVED_RESOURCES["),
+        "data for hydration: {list_page}"
+    );
+    // New Export leads to the list pointing at what it created (the dialog is an island).
+    let requested = routes::highlighted_export(rerun, routes::Highlight::Requested);
+    assert!(
+        page(&app, &requested, &cookie)
+            .await
+            .contains("Export requested. It is highlighted below.")
+    );
     let deleted = form_post(&app, "/api/delete_export_request", &[("id", &id)], &cookie).await;
     assert_eq!(
         (deleted.status, location(&deleted)),

@@ -191,8 +191,10 @@ test("an admin creates an export with the keyboard only, and the worker produces
   await expect(dialog.getByLabel("Recipient")).toBeFocused();
   await page.keyboard.type("internal: care team");
   await page.keyboard.press("Enter"); // submit
-  await expect(dialog).toBeHidden();
-  await expect(opener).toBeFocused();
+  // The list again, as the server now renders it: the new request highlighted, and said so.
+  await expect(page).toHaveURL(/\?highlight=[0-9a-f-]{36}&requested=1$/);
+  await expect(page.getByRole("status")).toHaveText("Export requested. It is highlighted below.");
+  await expect(page.locator("tr.highlighted")).toHaveAttribute("aria-current", "true");
 
   const first = rows(page).first();
   await expect(first).toContainText("Selected records");

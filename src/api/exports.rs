@@ -115,7 +115,7 @@ pub async fn create_export_request(request: NewExport) -> Result<ExportRequest, 
 /// pending or processing, nothing is queued and that one is named instead.
 #[server(endpoint = "run_export_again")]
 pub async fn run_export_again(id: Uuid) -> Result<RunAgain, AppError> {
-    use crate::{auth::model::Permission, exports::repo};
+    use crate::{auth::model::Permission, exports::repo, routes};
     let caller = crate::auth::guard::require(Permission::CreateExports).await?;
     let original = find_own(&caller, id, "run_again").await?;
     if !original.request.status.can_run_again() {
@@ -131,16 +131,11 @@ pub async fn run_export_again(id: Uuid) -> Result<RunAgain, AppError> {
         Queued::Created(created) => RunAgain::Queued(created.id),
         Queued::Identical(queued) => RunAgain::AlreadyQueued(queued),
     };
-    let already = if matches!(outcome, RunAgain::AlreadyQueued(_)) {
-        "&already=1"
-    } else {
-        ""
+    let why = match outcome {
+        RunAgain::Queued(_) => routes::Highlight::Queued,
+        RunAgain::AlreadyQueued(_) => routes::Highlight::AlreadyQueued,
     };
-    super::redirect_plain_form(&format!(
-        "{}?highlight={}{already}",
-        crate::routes::EXPORTS_PAGE,
-        outcome.id()
-    ));
+    super::redirect_plain_form(&routes::highlighted_export(outcome.id(), why));
     Ok(outcome)
 }
 

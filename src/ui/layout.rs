@@ -1,10 +1,11 @@
-//! The frame around every page: the top bar (with the signed-in user) and the main content area.
+//! The frame around every page: the top bar (with the signed-in user), the main content area,
+//! and the island that shows its times in the reader's zone.
 
 use leptos::prelude::*;
 
 use crate::{
     routes::{EXPORTS_PAGE, LOGIN_PAGE},
-    ui::session::use_session,
+    ui::{components::local_time::LocalTimes, session::use_session},
 };
 
 /// Top bar with the product name and the user menu, then the routed page.
@@ -19,6 +20,7 @@ pub fn AppLayout(children: Children) -> impl IntoView {
             <UserMenu />
         </header>
         <main class="content">{children()}</main>
+        <LocalTimes />
     }
 }
 

@@ -1,5 +1,5 @@
-//! The signed-in user as the UI sees it: one resource, shared through context and refetched
-//! after every sign-in and sign-out.
+//! The signed-in user as the server renders the page for them: one resource, shared through
+//! context.
 
 use leptos::prelude::*;
 
@@ -16,18 +16,11 @@ pub struct Session {
     pub user: Resource<Result<Option<CurrentUser>, AppError>>,
 }
 
-impl Session {
-    /// Refetches the user: call after anything that changes who is signed in.
-    pub fn refresh(&self) {
-        self.user.refetch();
-    }
-}
-
 /// Provides the session to its children; wraps the app inside the router.
 #[component]
 pub fn SessionProvider(children: Children) -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
-    // Keyed on sign-outs; sign-ins call `Session::refresh`.
+    // Keyed on sign-outs, whose form's answer renders the next page for nobody.
     let user = Resource::new(move || logout.version().get(), |_| current_user());
     provide_context(Session { logout, user });
     children()

@@ -1,11 +1,11 @@
 //! The pages that confirm a row's Delete or Cancel without JavaScript, at
 //! `/settings/exports/{id}/delete` and `…/cancel`: what the export is, the question, and a plain
 //! form to the server function (which answers with the list). With JavaScript the list confirms
-//! in its own dialog and these pages are only reached by address; they work the same.
+//! in its own dialog and these pages are only reached by address; they work the same, the
+//! server's 303 leading back to the list either way.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_navigate;
 use uuid::Uuid;
 
 use super::export_details::details_in_address;
@@ -28,6 +28,20 @@ pub enum Confirmable {
 }
 
 impl Confirmable {
+    /// How a row's form names it to the list's dialog (`data-confirm`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Confirmable::Delete => "delete",
+            Confirmable::Cancel => "cancel",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Confirmable> {
+        [Confirmable::Delete, Confirmable::Cancel]
+            .into_iter()
+            .find(|what| what.key() == key)
+    }
+
     /// The DOM id of the list's row button that asks it.
     pub fn button_id(self, id: Uuid) -> String {
         match self {
@@ -59,7 +73,6 @@ impl Confirmable {
 pub fn ConfirmDeletePage() -> impl IntoView {
     // Created inside the routes, so a refusal sent back in the address (`?__err=`) shows here.
     let action = ServerAction::<DeleteExportRequest>::new();
-    back_to_the_list_when_done(action);
     view! {
         <Title text="Delete export" />
         <PermissionGate permission=Permission::DeleteExports>
@@ -82,7 +95,6 @@ pub fn ConfirmDeletePage() -> impl IntoView {
 #[component]
 pub fn ConfirmCancelPage() -> impl IntoView {
     let action = ServerAction::<CancelExportRequest>::new();
-    back_to_the_list_when_done(action);
     view! {
         <Title text="Cancel export" />
         // Its requester may cancel it too: the server decides, and says so if not.
@@ -101,26 +113,6 @@ pub fn ConfirmCancelPage() -> impl IntoView {
             />
         </PermissionGate>
     }
-}
-
-/// With JavaScript, a confirmed action returns to the list (without, the server's 303 does).
-fn back_to_the_list_when_done<A>(action: ServerAction<A>)
-where
-    A: leptos::server_fn::ServerFn + Clone + Send + Sync + 'static,
-    A::Output: Clone + Send + Sync + 'static,
-    A::Error: Clone + Send + Sync + 'static,
-    ServerAction<A>: Copy,
-{
-    let navigate = use_navigate();
-    Effect::watch(
-        move || action.version().get(),
-        move |_, _, _| {
-            if matches!(action.value().get_untracked(), Some(Ok(_))) {
-                navigate(routes::EXPORTS_PAGE, Default::default());
-            }
-        },
-        false,
-    );
 }
 
 /// The export in a sentence, the question, the confirming form and the way back.

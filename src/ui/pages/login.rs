@@ -3,10 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::{
-    api::auth::Login,
-    ui::{components::error_message::ErrorMessage, session::use_session},
-};
+use crate::{api::auth::Login, ui::components::error_message::ErrorMessage};
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -14,12 +11,6 @@ pub fn LoginPage() -> impl IntoView {
     // sent back in the URL after a sign-in attempt without JavaScript.
     let login = ServerAction::<Login>::new();
     let error = move || login.value().get().and_then(Result::err);
-    let session = use_session();
-    Effect::watch(
-        move || login.version().get(),
-        move |_, _, _| session.refresh(),
-        false,
-    );
 
     view! {
         <Title text="Sign in" />

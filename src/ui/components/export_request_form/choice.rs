@@ -133,17 +133,6 @@ impl Choice {
         });
     }
 
-    /// After a request is made: the next starts from the defaults again, but for the purpose and
-    /// recipient, which tend to repeat.
-    pub fn reset(self) {
-        self.entity_types.set(Vec::new());
-        self.preset.set(Some(Preset::AllTime));
-        self.date_from.set(String::new());
-        self.date_to.set(String::new());
-        self.unticked.set(BTreeMap::new());
-        self.confirmed.set(false);
-    }
-
     /// What `create_export_request` is sent. Entity types picked for another type stay ticked
     /// for when the user goes back to it, but a type with a fixed set is sent none.
     pub fn request(self) -> NewExport {

@@ -2,34 +2,26 @@
 
 use leptos::prelude::*;
 
-use super::choice::Choice;
-use crate::{
-    exports::scope::{FIRST_DATE, LAST_DATE, Preset},
-    ui::session::Session,
-};
+use super::{Calendar, choice::Choice};
+use crate::exports::scope::{FIRST_DATE, LAST_DATE, Preset};
 
 /// The value of the period list when the dates were typed in.
 const CUSTOM: &str = "custom";
 
 #[component]
-pub(super) fn DatesField(choice: Choice) -> impl IntoView {
-    let session = expect_context::<Session>();
-    let user = move || session.user.get().and_then(Result::ok).flatten();
-    let zone = move || user().map(|user| user.organization_time_zone).unwrap_or_default();
+pub(super) fn DatesField(choice: Choice, calendar: Calendar) -> impl IntoView {
+    let Calendar { time_zone, today } = calendar;
     let choose = move |event| {
         let key = event_target_value(&event);
-        let preset = Preset::ALL.into_iter().find(|preset| preset.key() == key);
-        match (preset, user()) {
-            (Some(preset), Some(user)) => choice.choose_preset(preset, user.organization_today),
-            _ => choice.preset.set(None),
+        match Preset::ALL.into_iter().find(|preset| preset.key() == key) {
+            Some(preset) => choice.choose_preset(preset, today),
+            None => choice.preset.set(None),
         }
     };
     view! {
         <fieldset class="choices dates">
             <legend>"Dates"</legend>
-            <p class="choice-help">
-                {move || format!("Days in {}, both included.", zone())}
-            </p>
+            <p class="choice-help">{format!("Days in {time_zone}, both included.")}</p>
             <div class="field">
                 <label for="export-period">"Period"</label>
                 <select

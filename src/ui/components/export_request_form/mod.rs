@@ -1,7 +1,8 @@
 //! `ExportRequestForm`: the New Export dialog, a native modal `<dialog>` (focus stays inside,
-//! Esc closes, focus returns to the button that opened it). Choosing the export type narrows
-//! the formats, entity types and columns to what the catalog offers; the dates, columns, purpose
-//! and recipient scope the export to what its recipient needs.
+//! Esc closes, focus returns to the button that opened it), hydrated with its button as the
+//! island `NewExportDialog`. Choosing the export type narrows the formats, entity types and
+//! columns to what the catalog offers; the dates, columns, purpose and recipient scope the
+//! export to what its recipient needs.
 
 mod choice;
 mod columns;
@@ -10,6 +11,7 @@ mod disclosure;
 mod fields;
 mod preview;
 
+use chrono::NaiveDate;
 use leptos::{html, prelude::*};
 
 use self::{
@@ -21,16 +23,57 @@ use self::{
     preview::PreviewField,
 };
 use crate::{
-    api::exports::CreateExportRequest, error::AppError, ui::components::error_message::ErrorMessage,
+    api::exports::CreateExportRequest,
+    error::AppError,
+    routes::{self, Highlight},
+    ui::components::{error_message::ErrorMessage, icons::PlusIcon},
 };
 
+/// The organisation's calendar, in which the dates are days.
+#[derive(Clone)]
+struct Calendar {
+    time_zone: String,
+    /// Today in that zone: the presets count from it.
+    today: NaiveDate,
+}
+
+/// New Export: the button and the dialog it opens (an island). A created export leads to the
+/// list with its row highlighted.
+#[island]
+pub fn NewExportDialog(
+    /// The organisation's time zone, in which the dates are days.
+    time_zone: String,
+    /// Today in that zone.
+    today: NaiveDate,
+) -> impl IntoView {
+    let dialog = NodeRef::<html::Dialog>::new();
+    let opener = NodeRef::<html::Button>::new();
+    view! {
+        <button
+            type="button"
+            class="btn btn-primary"
+            node_ref=opener
+            on:click=move |_| {
+                if let Some(dialog) = dialog.get() {
+                    let _ = dialog.show_modal();
+                }
+            }
+        >
+            <PlusIcon />
+            "New Export"
+        </button>
+        <ExportRequestForm dialog opener calendar=Calendar { time_zone, today } />
+    }
+}
+
 #[component]
-pub fn ExportRequestForm(
-    action: ServerAction<CreateExportRequest>,
+fn ExportRequestForm(
     dialog: NodeRef<html::Dialog>,
     /// Gets focus back when the dialog closes.
     opener: NodeRef<html::Button>,
+    calendar: Calendar,
 ) -> impl IntoView {
+    let action = ServerAction::<CreateExportRequest>::new();
     let choice = Choice::new();
     let pending = action.pending();
     let close = move || {
@@ -38,13 +81,14 @@ pub fn ExportRequestForm(
             dialog.close();
         }
     };
-    // A created export closes the dialog and clears the entity types for next time.
+    // A created export: the list again, its row highlighted (the page is the server's HTML).
     Effect::watch(
         move || action.version().get(),
         move |_, _, _| {
-            if matches!(action.value().get_untracked(), Some(Ok(_))) {
-                close();
-                choice.reset();
+            if let Some(Ok(created)) = action.value().get_untracked() {
+                let _ = window()
+                    .location()
+                    .set_href(&routes::highlighted_export(created.id, Highlight::Requested));
             }
         },
         false,
@@ -77,7 +121,7 @@ pub fn ExportRequestForm(
                 <FieldError action field="export_format" />
                 <EntityTypesField choice />
                 <FieldError action field="entity_types" />
-                <DatesField choice />
+                <DatesField choice calendar />
                 <FieldError action field="date_from" />
                 <FieldError action field="date_to" />
                 <ColumnsField choice />
@@ -97,7 +141,6 @@ pub fn ExportRequestForm(
         </dialog>
     }
 }
-
 /// Why the request was refused, unless a field's error says it already.
 #[component]
 fn FormError(action: ServerAction<CreateExportRequest>) -> impl IntoView {

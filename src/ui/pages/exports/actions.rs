@@ -1,8 +1,8 @@
 //! A row's actions, each a link or a form that works without JavaScript: Download (completed),
 //! Cancel (pending or processing; for its requester and holders of the delete permission),
 //! Run again (failed, cancelled or expired; with the create permission) and Delete (with the
-//! delete permission). With JavaScript, Download opens the signed link itself and Delete and
-//! Cancel confirm in the page's dialog instead of on a page of their own.
+//! delete permission). With JavaScript, Download (an island) opens the signed link itself and
+//! Delete and Cancel confirm in the page's dialog instead of on a page of their own.
 
 use leptos::prelude::*;
 
@@ -43,29 +43,24 @@ impl Viewer {
 
 #[component]
 pub(super) fn RowActions(request: ExportRequest, viewer: Viewer) -> impl IntoView {
-    let download_failed = RwSignal::new(None::<String>);
     let id = request.id;
     let status = request.status;
     view! {
         <div class="row-actions">
-            {(status == ExportStatus::Completed).then(|| view! { <DownloadButton id failed=download_failed /> })}
+            {(status == ExportStatus::Completed).then(|| view! { <DownloadButton id /> })}
             {viewer.can_cancel(&request).then(|| view! { <ConfirmButton id what=Confirmable::Cancel /> })}
             {(viewer.can_create && status.can_run_again()).then(|| view! { <RunAgainButton id /> })}
             {(viewer.can_delete && status != ExportStatus::Processing)
                 .then(|| view! { <ConfirmButton id what=Confirmable::Delete /> })}
-            {move || {
-                download_failed
-                    .get()
-                    .map(|error| view! { <ErrorMessage place=ErrorPlace::Inline message=error /> })
-            }}
         </div>
     }
 }
 
-/// A form that posts to the download route in a new tab; with JavaScript, the click signs the
-/// link itself and shows a refusal in the row.
-#[component]
-fn DownloadButton(id: uuid::Uuid, failed: RwSignal<Option<String>>) -> impl IntoView {
+/// A form that posts to the download route in a new tab; as an island, the click signs the link
+/// itself and shows a refusal beside the button.
+#[island]
+fn DownloadButton(id: uuid::Uuid) -> impl IntoView {
+    let failed = RwSignal::new(None::<String>);
     view! {
         <form
             method="post"
@@ -82,13 +77,14 @@ fn DownloadButton(id: uuid::Uuid, failed: RwSignal<Option<String>>) -> impl Into
                 "Download"
             </button>
         </form>
+        {move || failed.get().map(|error| view! { <ErrorMessage place=ErrorPlace::Inline message=error /> })}
     }
 }
 
-/// Delete or Cancel: a form that opens its confirmation page; with JavaScript, the page's dialog.
+/// Delete or Cancel: a form that opens its confirmation page; once the page's
+/// [`RowConfirmations`](super::confirm::RowConfirmations) island is live, its dialog instead.
 #[component]
 fn ConfirmButton(id: uuid::Uuid, what: Confirmable) -> impl IntoView {
-    let actions = expect_context::<RowActionsContext>();
     let (page, label, class) = match what {
         Confirmable::Delete => (
             routes::export_delete_page(id),
@@ -104,15 +100,7 @@ fn ConfirmButton(id: uuid::Uuid, what: Confirmable) -> impl IntoView {
     // Named as the confirmation's own button ("Delete export"), for screen readers and tests.
     let name = what.question().confirm;
     view! {
-        <form
-            method="get"
-            action=page
-            class="inline-form"
-            on:submit=move |event| {
-                event.prevent_default();
-                actions.confirm.ask(what, id);
-            }
-        >
+        <form method="get" action=page class="inline-form" data-confirm=what.key() data-id=id.to_string()>
             <button type="submit" id=what.button_id(id) class=class aria-label=name>
                 {(what == Confirmable::Delete).then(|| view! { <TrashIcon /> })}
                 {label}
@@ -121,16 +109,15 @@ fn ConfirmButton(id: uuid::Uuid, what: Confirmable) -> impl IntoView {
     }
 }
 
-/// Run again: a form posting to the server function (it answers with the list, the new request
-/// highlighted); with JavaScript, dispatched in place.
+/// Run again: a form posting to the server function, which answers with the list, the new
+/// request highlighted.
 #[component]
 fn RunAgainButton(id: uuid::Uuid) -> impl IntoView {
     let actions = expect_context::<RowActionsContext>();
-    let pending = actions.run_again.pending();
     view! {
         <ActionForm action=actions.run_again attr:class="inline-form">
             <input type="hidden" name="id" value=id.to_string() />
-            <button type="submit" class="btn btn-secondary btn-small" disabled=move || pending.get()>
+            <button type="submit" class="btn btn-secondary btn-small">
                 "Run again"
             </button>
         </ActionForm>

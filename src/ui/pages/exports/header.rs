@@ -1,27 +1,22 @@
 //! The page's header: its title, how exports work, and its buttons (Refresh, New Export).
 
-use leptos::{html, prelude::*};
+use leptos::prelude::*;
 
 use super::{ExportsResource, ReloadButton};
 use crate::{
-    api::exports::CreateExportRequest,
     auth::model::Permission,
     exports::model::ListPosition,
     ui::components::{
-        export_request_form::ExportRequestForm,
-        icons::{PlusIcon, RefreshIcon},
-        permission_gate::PermissionGate,
+        export_request_form::NewExportDialog, icons::RefreshIcon, permission_gate::PermissionGate,
     },
     ui::session::Session,
 };
 
+/// The element "How exports work" shows and hides.
+const HELP_ID: &str = "exports-help";
+
 #[component]
-pub(super) fn PageHeader(
-    exports: ExportsResource,
-    page: Memo<ListPosition>,
-    create: ServerAction<CreateExportRequest>,
-) -> impl IntoView {
-    let show_help = RwSignal::new(false);
+pub(super) fn PageHeader(exports: ExportsResource, page: Memo<ListPosition>) -> impl IntoView {
     view! {
         <div class="page-header">
             <div>
@@ -32,26 +27,46 @@ pub(super) fn PageHeader(
                 <TimeZoneNote />
             </div>
             <div class="page-actions">
-                <button
-                    type="button"
-                    class="btn btn-secondary"
-                    aria-expanded=move || show_help.get().to_string()
-                    aria-controls="exports-help"
-                    on:click=move |_| show_help.update(|shown| *shown = !*shown)
-                >
-                    "How exports work"
-                </button>
+                <HelpToggle />
                 <RefreshButton exports page />
-                <NewExportButton create />
+                <NewExportButton />
             </div>
         </div>
-        <div id="exports-help" class="callout" hidden=move || !show_help.get()>
+        <div id=HELP_ID class="callout" hidden>
             <p>
                 "An export runs in the background: it is pending, then processing, then completed or failed. "
                 "Refresh to see its progress. A completed export downloads through a link that is valid for one hour; "
                 "every download is recorded in the audit log."
             </p>
         </div>
+    }
+}
+
+/// "How exports work": shows and hides the explanation below the header (an island; the
+/// explanation itself is the server's HTML).
+#[island]
+fn HelpToggle() -> impl IntoView {
+    let shown = RwSignal::new(false);
+    let toggle = move |_| {
+        shown.update(|shown| *shown = !*shown);
+        if let Some(help) = document().get_element_by_id(HELP_ID) {
+            if shown.get_untracked() {
+                let _ = help.remove_attribute("hidden");
+            } else {
+                let _ = help.set_attribute("hidden", "");
+            }
+        }
+    };
+    view! {
+        <button
+            type="button"
+            class="btn btn-secondary"
+            aria-expanded=move || shown.get().to_string()
+            aria-controls=HELP_ID
+            on:click=toggle
+        >
+            "How exports work"
+        </button>
     }
 }
 
@@ -82,7 +97,7 @@ fn RefreshButton(exports: ExportsResource, page: Memo<ListPosition>) -> impl Int
                 active
                     .then(|| {
                         view! {
-                            <ReloadButton exports page>
+                            <ReloadButton page>
                                 <RefreshIcon />
                                 "Refresh"
                             </ReloadButton>
@@ -93,27 +108,20 @@ fn RefreshButton(exports: ExportsResource, page: Memo<ListPosition>) -> impl Int
     }
 }
 
-/// New Export, for holders of the permission, and the dialog it opens.
+/// New Export, for holders of the permission: the button and the dialog it opens, given the
+/// organisation's calendar (its time zone and today's date there) for the dates.
 #[component]
-fn NewExportButton(create: ServerAction<CreateExportRequest>) -> impl IntoView {
-    let dialog = NodeRef::<html::Dialog>::new();
-    let opener = NodeRef::<html::Button>::new();
+fn NewExportButton() -> impl IntoView {
+    let session = expect_context::<Session>();
     view! {
         <PermissionGate permission=Permission::CreateExports quiet=true>
-            <button
-                type="button"
-                class="btn btn-primary"
-                node_ref=opener
-                on:click=move |_| {
-                    if let Some(dialog) = dialog.get() {
-                        let _ = dialog.show_modal();
-                    }
-                }
-            >
-                <PlusIcon />
-                "New Export"
-            </button>
-            <ExportRequestForm action=create dialog opener />
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    session.user.await.ok().flatten().map(|user| {
+                        view! { <NewExportDialog time_zone=user.organization_time_zone today=user.organization_today /> }
+                    })
+                })}
+            </Transition>
         </PermissionGate>
     }
 }

@@ -20,7 +20,7 @@ pub(super) fn ExportsList(exports: ExportsResource, page: Memo<ListPosition>) ->
     let session = use_session();
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading exports…"</p> }>
-            <ErrorBoundary fallback=move |errors| view! { <LoadFailed errors exports page /> }>
+            <ErrorBoundary fallback=move |errors| view! { <LoadFailed errors page /> }>
                 {move || Suspend::new(async move {
                     let viewer = Viewer::of(session.user.await.ok().flatten().as_ref());
                     exports.await.map(|list| view! { <LoadedList list viewer /> })
@@ -32,18 +32,14 @@ pub(super) fn ExportsList(exports: ExportsResource, page: Memo<ListPosition>) ->
 
 /// Why the list could not be loaded, and Retry.
 #[component]
-fn LoadFailed(
-    errors: ArcRwSignal<Errors>,
-    exports: ExportsResource,
-    page: Memo<ListPosition>,
-) -> impl IntoView {
+fn LoadFailed(errors: ArcRwSignal<Errors>, page: Memo<ListPosition>) -> impl IntoView {
     let message = Signal::derive(move || {
         let reason = errors.with(|errors| errors.iter().next().map(|(_, error)| error.to_string()));
         format!("The exports could not be loaded: {}", reason.unwrap_or_default())
     });
     view! {
         <ErrorMessage place=ErrorPlace::Section message>
-            <ReloadButton exports page>"Retry"</ReloadButton>
+            <ReloadButton page>"Retry"</ReloadButton>
         </ErrorMessage>
     }
 }
@@ -71,7 +67,8 @@ fn LoadedList(list: ExportPage, viewer: Viewer) -> impl IntoView {
     .into_any()
 }
 
-/// Why the last Delete, Cancel or Run again was refused.
+/// Why the last Delete, Cancel or Run again was refused (a form's answer carries it in the
+/// address; the dialog says it itself).
 #[component]
 fn ActionErrors() -> impl IntoView {
     let actions = expect_context::<RowActionsContext>();
