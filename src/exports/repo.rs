@@ -247,7 +247,7 @@ pub async fn list(
         page = page_rows(db, organization_id, Position::Newest).await?;
     }
     let has_active = page.active.unwrap_or(active) > 0;
-    let mut items: Vec<ExportRequest> = page.rows.into_iter().map(|stored| stored.request).collect();
+    let items: Vec<ExportRequest> = page.rows;
     let (first, last) = (items.first().map(Cursor::of), items.last().map(Cursor::of));
     // The page's own read says whether there is more in its direction; the other side is one
     // step along the index, and the newest page has nothing newer.
@@ -257,11 +257,6 @@ pub async fn list(
         Position::Older(_) => (page.more, any_beyond(db, organization_id, first, ">").await?),
         Position::Newer(_) => (any_beyond(db, organization_id, last, "<").await?, page.more),
     };
-    let ids: Vec<Uuid> = items.iter().map(|item| item.id).collect();
-    let downloads = download_counts(db, organization_id, &ids).await?;
-    for item in &mut items {
-        item.downloads = downloads.get(&item.id).copied().unwrap_or(0);
-    }
     let counted = counted.max(0) as u64;
     Ok(ExportPage {
         items,
@@ -301,7 +296,8 @@ async fn figures(db: &Db, organization_id: Uuid) -> Result<(i64, i64, Option<i32
 
 /// A page's rows, newest first.
 struct Page {
-    rows: Vec<StoredRequest>,
+    /// With their download counts.
+    rows: Vec<ExportRequest>,
     /// Whether there are more beyond them in the direction read (older for the newest and older
     /// pages, newer for a newer page): one row past the page is read to tell.
     more: bool,
@@ -310,12 +306,32 @@ struct Page {
     active: Option<i64>,
 }
 
-/// A row of the page, with the statement's count of active requests.
+/// A row of the page, with its download count and the statement's count of active requests.
 #[derive(sqlx::FromRow)]
 struct Listed {
     #[sqlx(flatten)]
     stored: StoredRequest,
+    downloads: i64,
     active_requests: i64,
+}
+
+/// How many download links were signed for the row's request, from the audit log (which names
+/// the request by its id as text: SQLite keeps ids as 16-byte blobs, Postgres as `uuid`).
+fn downloads_of_row(db: &Db) -> String {
+    let id = match db {
+        Db::Postgres(_) => "pf_export_requests.id::text".to_owned(),
+        Db::Sqlite(_) => {
+            let hex = "hex(pf_export_requests.id)";
+            format!(
+                "lower(substr({hex}, 1, 8) || '-' || substr({hex}, 9, 4) || '-' || substr({hex}, 13, 4) || '-' \
+                 || substr({hex}, 17, 4) || '-' || substr({hex}, 21, 12))"
+            )
+        }
+    };
+    format!(
+        "(SELECT COUNT(*) FROM pf_audit_logs WHERE organization_id = $1 AND event = 'export_downloaded' \
+          AND target_id = {id})"
+    )
 }
 
 /// The page's rows at `position`.
@@ -326,9 +342,10 @@ async fn page_rows(db: &Db, organization_id: Uuid, position: Position) -> Result
         Position::Newer(cursor) => (" AND (requested_at, id) > ($2, $3)", "ASC", Some(cursor)),
     };
     let sql = format!(
-        "SELECT {COLUMNS}, {ACTIVE_COUNT} AS active_requests FROM pf_export_requests \
+        "SELECT {COLUMNS}, {} AS downloads, {ACTIVE_COUNT} AS active_requests FROM pf_export_requests \
          WHERE organization_id = $1{condition} \
          ORDER BY requested_at {order}, id {order} LIMIT {}",
+        downloads_of_row(db),
         PAGE_SIZE + 1
     );
     let mut listed: Vec<Listed> = with_db!(db, pool => {
@@ -345,11 +362,14 @@ async fn page_rows(db: &Db, organization_id: Uuid, position: Position) -> Result
         listed.reverse();
     }
     let active = listed.first().map(|row| row.active_requests);
-    Ok(Page {
-        rows: listed.into_iter().map(|row| row.stored).collect(),
-        more,
-        active,
-    })
+    let rows = listed
+        .into_iter()
+        .map(|row| ExportRequest {
+            downloads: row.downloads.clamp(0, i64::from(u32::MAX)) as u32,
+            ..row.stored.request
+        })
+        .collect();
+    Ok(Page { rows, more, active })
 }
 
 /// Whether the organisation has a request older (`"<"`) or newer (`">"`) than `cursor` (`None`:
@@ -386,36 +406,6 @@ pub fn neighbour_sql(side: &str) -> String {
         "SELECT 1 FROM pf_export_requests WHERE organization_id = $1 AND (requested_at, id) {side} ($2, $3) \
          ORDER BY requested_at {order}, id {order} LIMIT 1"
     )
-}
-
-/// How many download links were signed for each of `ids` (the organisation's requests), from the
-/// audit log.
-async fn download_counts(
-    db: &Db,
-    organization_id: Uuid,
-    ids: &[Uuid],
-) -> Result<std::collections::HashMap<Uuid, u32>, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(Default::default());
-    }
-    let placeholders: Vec<String> = (0..ids.len()).map(|n| format!("${}", n + 2)).collect();
-    let sql = format!(
-        "SELECT target_id, COUNT(*) FROM pf_audit_logs \
-         WHERE organization_id = $1 AND event = 'export_downloaded' AND target_id IN ({}) \
-         GROUP BY target_id",
-        placeholders.join(", ")
-    );
-    let counted: Vec<(String, i64)> = with_db!(db, pool => {
-        let mut query = sqlx::query_as(&sql).bind(organization_id);
-        for id in ids {
-            query = query.bind(id.to_string());
-        }
-        query.fetch_all(pool).await
-    })?;
-    Ok(counted
-        .into_iter()
-        .filter_map(|(id, count)| Some((id.parse().ok()?, count.clamp(0, i64::from(u32::MAX)) as u32)))
-        .collect())
 }
 
 /// How many download links were signed for the organisation's request `id`, and the last one:
