@@ -15,6 +15,7 @@ use crate::{
     ui::{
         layout::AppLayout,
         pages::{
+            disclosures::DisclosuresPage,
             export_confirm::{ConfirmCancelPage, ConfirmDeletePage},
             export_details::ExportDetailsPage,
             exports::ExportsPage,
@@ -134,6 +135,7 @@ pub fn App() -> impl IntoView {
                     // nothing depends on streaming scripts and the page works without JavaScript.
                     <Route path=routes::LOGIN_ROUTE view=LoginPage ssr=SsrMode::Async />
                     <Route path=routes::EXPORTS_ROUTE view=ExportsPage ssr=SsrMode::Async />
+                    <Route path=routes::DISCLOSURES_ROUTE view=DisclosuresPage ssr=SsrMode::Async />
                     <Route path=routes::EXPORT_DETAILS_ROUTE view=ExportDetailsPage ssr=SsrMode::Async />
                     <Route path=routes::EXPORT_DELETE_ROUTE view=ConfirmDeletePage ssr=SsrMode::Async />
                     <Route path=routes::EXPORT_CANCEL_ROUTE view=ConfirmCancelPage ssr=SsrMode::Async />

@@ -9,6 +9,8 @@
 //!   sign-in and the guard every server function calls.
 //! - [`exports`]: export requests: the model, the catalog, the scope, and (server side) their
 //!   queries, queue and files.
+//! - [`disclosures`]: the accounting of disclosures: which exports carried a client's records
+//!   (the model; server side: the ledger written with each completion, its reading and files).
 //! - [`routes`]: the app's paths, named once.
 //! - [`format`]: numbers as people read them (thousands, bytes, download counts).
 //! - [`records`]: the organisation's records and the PHI/PII class of every column.
@@ -31,6 +33,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod disclosures;
 pub mod error;
 pub mod exports;
 pub mod format;

@@ -10,6 +10,17 @@ pub const EXPORTS_PAGE: &str = "/settings/exports";
 pub const EXPORTS_ROUTE: (StaticSegment<&str>, StaticSegment<&str>) =
     (StaticSegment("settings"), StaticSegment("exports"));
 
+/// The accounting of disclosures: `/settings/exports/disclosures`.
+pub const DISCLOSURES_PAGE: &str = "/settings/exports/disclosures";
+
+/// [`DISCLOSURES_PAGE`] as the router matches it (before [`EXPORT_DETAILS_ROUTE`], whose
+/// parameter would take it).
+pub const DISCLOSURES_ROUTE: (StaticSegment<&str>, StaticSegment<&str>, StaticSegment<&str>) = (
+    StaticSegment("settings"),
+    StaticSegment("exports"),
+    StaticSegment("disclosures"),
+);
+
 /// Why the Data Exports page points at a request: its row is highlighted and a notice says why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Highlight {

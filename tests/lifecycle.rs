@@ -236,6 +236,7 @@ fn completion(key: String, expires_at: chrono::DateTime<chrono::Utc>) -> Complet
         sha256: "0".repeat(64),
         row_counts: Default::default(),
         snapshot_at: chrono::Utc::now(),
+        completed_at: data_exports::db::now(),
         expires_at,
     }
 }

@@ -51,6 +51,7 @@ fn done(claim: &Claim) -> Completion {
         sha256: "0".repeat(64),
         row_counts: Default::default(),
         snapshot_at: chrono::Utc::now(),
+        completed_at: data_exports::db::now(),
         expires_at: chrono::Utc::now() + chrono::TimeDelta::days(7),
     }
 }

@@ -166,6 +166,21 @@ async fn a_worker_killed_mid_export_is_replaced_and_the_export_completes_once(ba
             "{entity:?}"
         );
     }
+    // One ledger of disclosures for the request, the winner's, naming every client of Acme.
+    let ledger = async |sql: &str| count_for(&app, sql, id).await;
+    assert_eq!(
+        ledger("SELECT COUNT(*) FROM pf_disclosures WHERE export_request_id = $1").await,
+        1
+    );
+    assert_eq!(
+        ledger("SELECT client_count FROM pf_disclosures WHERE export_request_id = $1").await,
+        count_for(
+            &app,
+            "SELECT COUNT(*) FROM clients WHERE organization_id = $1",
+            organization_id
+        )
+        .await
+    );
 }
 
 async fn a_worker_killed_mid_upload_leaves_no_parts_on_s3(backend: Backend) {

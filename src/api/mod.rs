@@ -3,6 +3,7 @@
 //! domain, so the domain never depends on them.
 
 pub mod auth;
+pub mod disclosures;
 pub mod exports;
 
 /// After a server function called by a plain HTML form (JavaScript off: the browser asked for a

@@ -31,6 +31,10 @@ pub enum AuditEvent {
     ExportRequestCancelled,
     ExportRequestExpired,
     ExportRetentionChanged,
+    /// A client's accounting of disclosures was shown (target: the client).
+    DisclosuresViewed,
+    /// A client's accounting of disclosures was signed for download as a file (target: the client).
+    DisclosureAccountingDownloaded,
 }
 
 impl AuditEvent {
@@ -49,6 +53,8 @@ impl AuditEvent {
             AuditEvent::ExportRequestCancelled => "export_request_cancelled",
             AuditEvent::ExportRequestExpired => "export_request_expired",
             AuditEvent::ExportRetentionChanged => "export_retention_changed",
+            AuditEvent::DisclosuresViewed => "disclosures_viewed",
+            AuditEvent::DisclosureAccountingDownloaded => "disclosure_accounting_downloaded",
         }
     }
 }

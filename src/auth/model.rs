@@ -11,6 +11,8 @@ pub enum Permission {
     DeleteExports,
     /// Change how long the organisation keeps completed export files.
     ManageExportSettings,
+    /// Read the accounting of disclosures: which exports carried a client's records.
+    ViewDisclosures,
 }
 
 impl Permission {
@@ -20,6 +22,7 @@ impl Permission {
             Permission::CreateExports => "pf.export_requests.create",
             Permission::DeleteExports => "pf.export_requests.delete",
             Permission::ManageExportSettings => "pf.export_settings.manage",
+            Permission::ViewDisclosures => "pf.disclosures.view",
         }
     }
 }

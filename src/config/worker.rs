@@ -42,6 +42,10 @@ pub struct WorkerSettings {
     /// (1 hour to 30 days, set on the page or with `data-exports org set-retention`).
     /// `[app] export-retention-secs` (default 7 days; as short as a second, for tests and demos).
     pub retention: Duration,
+    /// How long the ledger of disclosures keeps an export's entry, counted from its completion,
+    /// whatever happens to the request or its file (the accounting a client may ask for covers
+    /// six years). `[app] disclosure-retention-days` (default 2192, six years; 1–36500).
+    pub disclosure_retention_days: u32,
 }
 
 impl WorkerSettings {
@@ -57,6 +61,7 @@ impl WorkerSettings {
             csv_bom: source.or("export-csv-bom", true)?,
             retry: retry_policy(source)?,
             retention: source.secs("export-retention-secs", 7 * 24 * 3600)?,
+            disclosure_retention_days: source.within("disclosure-retention-days", 2192, 1..=36_500)?,
         })
     }
 }

@@ -14,7 +14,7 @@ pub mod value;
 pub mod worker;
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashSet},
     sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
@@ -125,6 +125,11 @@ pub struct Plan {
     /// Where the spec's calendar days are days.
     pub time_zone: Tz,
     pub requested_at: DateTime<Utc>,
+    /// Who asked for it (`None` once the user is deleted): the ledger of disclosures names them.
+    pub requested_by: Option<Uuid>,
+    /// Collect the clients whose records the file carries, for the ledger of disclosures: every
+    /// identified export does (a de-identified one carries nobody's).
+    pub ledger: bool,
 }
 
 impl Plan {
@@ -137,6 +142,19 @@ impl Plan {
             spec: claim.spec.clone(),
             time_zone: claim.time_zone,
             requested_at: claim.request.requested_at,
+            requested_by: claim.requested_by,
+            ledger: !claim.spec.export_type.deidentifies(),
+        }
+    }
+
+    /// The file's disclosure, as the ledger records it.
+    pub fn disclosure(&self) -> crate::disclosures::ledger::Disclosed<'_> {
+        crate::disclosures::ledger::Disclosed {
+            export_request_id: self.export_request_id,
+            organization_id: self.organization_id,
+            spec: &self.spec,
+            time_zone: self.time_zone.name(),
+            requested_by: self.requested_by,
         }
     }
 
@@ -208,6 +226,9 @@ pub struct Produced {
     pub row_counts: BTreeMap<EntityType, u64>,
     /// When the snapshot the rows were read from was taken.
     pub snapshot_at: DateTime<Utc>,
+    /// The clients whose records the file carries (any row of theirs, of any record type), when
+    /// the plan keeps the ledger.
+    pub clients: Option<HashSet<Uuid>>,
 }
 
 /// How the engine is tuned.
@@ -311,7 +332,7 @@ async fn produce_file(
         encoded.unwrap_or_else(|panic| Err(EncodeError::Format(format!("encoder panicked: {panic}"))));
     // Report the cause, not the stages that stopped because another one did.
     let outcome = match (read, encoded, uploaded) {
-        (Ok(counts), Ok(()), Ok(())) => Ok(counts),
+        (Ok(read), Ok(()), Ok(())) => Ok(read),
         (Err(error), _, _) if !matches!(error, JobError::Encode(EncodeError::Closed)) => Err(error),
         (_, Err(error), _) if !matches!(error, EncodeError::Closed) => Err(error.into()),
         (_, _, Err(error)) => Err(error),
@@ -320,7 +341,7 @@ async fn produce_file(
     };
     let _ = snapshot.close().await;
     match outcome {
-        Ok(row_counts) => {
+        Ok(Read { row_counts, clients }) => {
             let size = writer.finish().await?;
             Ok(Produced {
                 key,
@@ -329,6 +350,7 @@ async fn produce_file(
                 sha256: format!("{:x}", hasher.finalize()),
                 row_counts,
                 snapshot_at,
+                clients,
             })
         }
         Err(error) => {
@@ -338,8 +360,59 @@ async fn produce_file(
     }
 }
 
+/// What the reader sent: rows per entity type, and whose records they were.
+struct Read {
+    row_counts: BTreeMap<EntityType, u64>,
+    clients: Option<HashSet<Uuid>>,
+}
+
+/// Where a row names its client: at a column the export writes, or in one read only for the
+/// ledger, after the written ones (taken off before the row goes to the encoder).
+#[derive(Clone, Copy)]
+enum ClientAt {
+    Written(usize),
+    ReadOnly,
+}
+
+/// The columns to read for `entity` (the written ones, then, if the ledger needs it and they
+/// lack it, the client column) and where the client is among them.
+fn columns_to_read(plan: &Plan, entity: EntityType) -> (Vec<Column>, Option<ClientAt>) {
+    let mut columns = plan.columns(entity);
+    let client = plan.ledger.then(|| entity.client_column()).flatten();
+    let at = client.map(
+        |client| match columns.iter().position(|c| c.name == client.name) {
+            Some(index) => ClientAt::Written(index),
+            None => {
+                columns.push(client);
+                ClientAt::ReadOnly
+            }
+        },
+    );
+    (columns, at)
+}
+
+/// Adds the client each of `batch`'s rows names to `clients`, taking off a column read only for
+/// that.
+fn note_clients(batch: &mut [Vec<value::Value>], at: ClientAt, clients: &mut HashSet<Uuid>) {
+    for row in batch {
+        let taken;
+        let cell = match at {
+            ClientAt::Written(index) => row.get(index),
+            ClientAt::ReadOnly => {
+                taken = row.pop();
+                taken.as_ref()
+            }
+        };
+        if let Some(value::Value::Text(id)) = cell
+            && let Ok(id) = Uuid::try_parse(id)
+        {
+            clients.insert(id);
+        }
+    }
+}
+
 /// Streams every entity's rows to the encoder, then the manifest; returns how many rows of each
-/// entity type were sent.
+/// entity type were sent, and (for the ledger) whose records they were.
 async fn read_all(
     snapshot: &mut Snapshot,
     plan: &Plan,
@@ -347,7 +420,7 @@ async fn read_all(
     progress: &Progress,
     snapshot_at: DateTime<Utc>,
     rows: mpsc::Sender<Message>,
-) -> Result<BTreeMap<EntityType, u64>, JobError> {
+) -> Result<Read, JobError> {
     let closed = |_| JobError::Encode(EncodeError::Closed);
     let deidentifier = plan
         .spec
@@ -360,15 +433,17 @@ async fn read_all(
         None => Order::Stored,
     };
     let mut counts = BTreeMap::new();
+    let mut clients = plan.ledger.then(HashSet::new);
     // The rate limit's clock: rows read since the start.
     let (started, mut read) = (tokio::time::Instant::now(), 0u64);
     for entity in &plan.spec.entity_types {
         let sent = counts.entry(*entity).or_insert(0u64);
         let columns = plan.columns(*entity);
+        let (read_columns, client_at) = columns_to_read(plan, *entity);
         let reader = EntityReader::new(
             plan.organization_id,
             *entity,
-            columns.clone(),
+            read_columns,
             plan.filter(*entity),
             order,
             settings.batch_rows,
@@ -382,6 +457,9 @@ async fn read_all(
                 for row in &mut batch {
                     deidentifier.apply(reader.columns(), row);
                 }
+            }
+            if let (Some(at), Some(clients)) = (client_at, clients.as_mut()) {
+                note_clients(&mut batch, at, clients);
             }
             let count = batch.len() as u64;
             rows.send(Message::Rows(batch)).await.map_err(closed)?;
@@ -398,5 +476,8 @@ async fn read_all(
     rows.send(Message::Finish(Box::new(manifest)))
         .await
         .map_err(closed)?;
-    Ok(counts)
+    Ok(Read {
+        row_counts: counts,
+        clients,
+    })
 }

@@ -16,6 +16,7 @@ use crate::{
     audit::{self, AuditEntry, AuditEvent},
     config::WorkerSettings,
     db::Db,
+    disclosures::ledger,
     engine::{self, Cancel, CancelReason, JobError, Plan, Produced, Progress, Settings, encode},
     error::LogSafe,
     exports::{
@@ -210,6 +211,7 @@ impl Worker {
                     sha256: produced.sha256.clone(),
                     row_counts: produced.row_counts.clone(),
                     snapshot_at: produced.snapshot_at,
+                    completed_at: crate::db::now(),
                     expires_at,
                 };
                 let mut tx = db.begin().await?;
@@ -226,6 +228,19 @@ impl Worker {
                 // An earlier attempt killed between its upload and its record left a file (or,
                 // fenced out mid-upload, an upload).
                 deletions::note_in(&mut tx, claim.id(), &claim.file_keys(1..claim.attempt)).await?;
+                // Which clients it carried, exact and only for the attempt that won.
+                if let Some(clients) = &produced.clients {
+                    let days = i64::from(self.ctx.settings.disclosure_retention_days);
+                    let keep_until = completion.completed_at + chrono::TimeDelta::days(days);
+                    ledger::record_in(
+                        &mut tx,
+                        Plan::of(claim).disclosure(),
+                        clients,
+                        completion.completed_at,
+                        keep_until,
+                    )
+                    .await?;
+                }
                 audit::record_in(&mut tx, completed_entry(claim, &produced, execution_time_ms)).await?;
                 tx.commit().await?;
                 METRICS.completed(produced.row_count, produced.size, started.elapsed().as_secs_f64());
@@ -377,13 +392,23 @@ impl Worker {
         }
     }
 
-    /// Every poll interval until shutdown: expires due files, adopts uploads opened by attempts
+    /// Every poll interval until shutdown: expires due files, forgets disclosures kept long
+    /// enough, adopts uploads opened by attempts
     /// that outlived their request, and deletes whatever is due among the noted objects. Runs in
     /// every worker process; each file and note is claimed by one sweeper at a time.
     async fn sweep_deletions(self, shutdown: CancellationToken) {
         let settings = &self.ctx.settings;
         loop {
             self.expire_due().await;
+            match ledger::sweep(&self.ctx.db).await {
+                Ok(0) => {}
+                Ok(forgotten) => {
+                    tracing::info!(worker = %self.id, forgotten, "disclosures kept long enough forgotten")
+                }
+                Err(error) => {
+                    tracing::warn!(worker = %self.id, error = %LogSafe(&error), "cannot sweep the ledger of disclosures")
+                }
+            }
             // An attempt outlives its lease by a heartbeat at most before it notices.
             if let Err(error) = deletions::adopt_orphaned_uploads(&self.ctx.db, settings.lease * 2).await {
                 tracing::warn!(worker = %self.id, error = %LogSafe(&error), "cannot adopt orphaned uploads");

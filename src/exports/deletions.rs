@@ -27,7 +27,7 @@ pub const SWEEP_BATCH: i64 = 50;
 pub async fn note_in(tx: &mut Tx, export_request_id: Uuid, keys: &[ObjectKey]) -> Result<(), sqlx::Error> {
     let at = now();
     for key in keys {
-        insert(tx, export_request_id, key.as_str(), "", at).await?;
+        insert(tx, export_request_id, key.as_str(), "", (at, at)).await?;
     }
     let uploads: Vec<(String, String)> = with_tx!(tx, conn => {
         sqlx::query_as("SELECT upload_id, storage_key FROM pf_export_uploads WHERE export_request_id = $1")
@@ -36,7 +36,7 @@ pub async fn note_in(tx: &mut Tx, export_request_id: Uuid, keys: &[ObjectKey]) -
             .await
     })?;
     for (upload_id, storage_key) in &uploads {
-        insert(tx, export_request_id, storage_key, upload_id, at).await?;
+        insert(tx, export_request_id, storage_key, upload_id, (at, at)).await?;
     }
     if !uploads.is_empty() {
         with_tx!(tx, conn => {
@@ -50,35 +50,50 @@ pub async fn note_in(tx: &mut Tx, export_request_id: Uuid, keys: &[ObjectKey]) -
     Ok(())
 }
 
+/// Notes `key` (a file of `owner`'s that is not an export's, such as an accounting of
+/// disclosures) to be deleted at `due`: the sweep leaves it alone until then.
+pub async fn note_later(
+    db: &Db,
+    owner: Uuid,
+    key: &ObjectKey,
+    due: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    insert(&mut tx, owner, key.as_str(), "", (now(), due)).await?;
+    tx.commit().await
+}
+
 /// Notes `keys` on their own (no outcome to commit them with: an attempt fenced out after its
 /// upload notes its own file).
 pub async fn note(db: &Db, export_request_id: Uuid, keys: &[ObjectKey]) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     let at = now();
     for key in keys {
-        insert(&mut tx, export_request_id, key.as_str(), "", at).await?;
+        insert(&mut tx, export_request_id, key.as_str(), "", (at, at)).await?;
     }
     tx.commit().await
 }
 
+/// Notes one key (or upload), noted at `at` and due at `due`.
 async fn insert(
     tx: &mut Tx,
     export_request_id: Uuid,
     storage_key: &str,
     upload_id: &str,
-    at: DateTime<Utc>,
+    (at, due): (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<(), sqlx::Error> {
     with_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO pf_object_deletions \
              (id, storage_key, upload_id, export_request_id, noted_at, tries, next_try_at) \
-             VALUES ($1, $2, $3, $4, $5, 0, $5) ON CONFLICT (storage_key, upload_id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, 0, $6) ON CONFLICT (storage_key, upload_id) DO NOTHING",
         )
         .bind(Uuid::new_v4())
         .bind(storage_key)
         .bind(upload_id)
         .bind(export_request_id)
         .bind(at)
+        .bind(due)
         .execute(&mut *conn)
         .await
         .map(drop)

@@ -38,6 +38,8 @@ pub struct Completion {
     pub sha256: String,
     pub row_counts: BTreeMap<EntityType, u64>,
     pub snapshot_at: DateTime<Utc>,
+    /// When it completed (the ledger of disclosures records the same instant).
+    pub completed_at: DateTime<Utc>,
     /// When the file is to be deleted (the organisation's retention from now).
     pub expires_at: DateTime<Utc>,
 }
@@ -275,7 +277,7 @@ pub async fn complete<'a>(
                 .int(done.row_count)
                 .int(done.file_size_bytes)
                 .int(done.execution_time_ms)
-                .instant(now())
+                .instant(done.completed_at)
                 .text(done.sha256.clone())
                 .json(serde_json::json!(done.row_counts))
                 .instant(done.snapshot_at)

@@ -83,6 +83,31 @@ impl DateRange {
     pub fn until(&self) -> NaiveDate {
         self.to + TimeDelta::days(1)
     }
+
+    /// The range as instants in `zone`: from the first day's start to the start of the day after
+    /// the last.
+    #[cfg(feature = "ssr")]
+    pub fn instants(
+        &self,
+        zone: chrono_tz::Tz,
+    ) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+        (day_start(zone, self.from), day_start(zone, self.until()))
+    }
+}
+
+/// The first instant of `date` in `zone`: its midnight, or, where a daylight-saving gap swallows
+/// midnight, the end of the gap.
+#[cfg(feature = "ssr")]
+pub fn day_start(zone: chrono_tz::Tz, date: NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    use chrono::{NaiveTime, TimeZone};
+
+    let mut local = date.and_time(NaiveTime::MIN);
+    loop {
+        if let Some(start) = zone.from_local_datetime(&local).earliest() {
+            return start.with_timezone(&chrono::Utc);
+        }
+        local += TimeDelta::minutes(15);
+    }
 }
 
 /// The dialog's shortcuts for a date range, relative to today in the organisation's zone.

@@ -50,6 +50,19 @@ impl Class {
             Class::General => "General",
         }
     }
+
+    /// As the ledger of disclosures stores it.
+    pub fn key(self) -> &'static str {
+        match self {
+            Class::Phi => "phi",
+            Class::Pii => "pii",
+            Class::General => "general",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Class> {
+        Class::ALL.into_iter().find(|class| class.key() == key)
+    }
 }
 
 /// What a column holds, so encoders can write real types (numbers, dates) instead of text.
@@ -267,6 +280,18 @@ impl EntityType {
             EntityType::AuditLogs => "org_seq",
             _ => "id",
         }
+    }
+
+    /// The column naming the client a row belongs to (a client's own `id`): what makes a client
+    /// "in" an export for the ledger of disclosures. `None` for rows of no client (staff, the
+    /// audit log).
+    pub fn client_column(self) -> Option<Column> {
+        let name = match self {
+            EntityType::Clients => "id",
+            EntityType::Appointments | EntityType::Encounters | EntityType::Claims => "client_id",
+            EntityType::Staff | EntityType::AuditLogs => return None,
+        };
+        self.columns().iter().copied().find(|column| column.name == name)
     }
 
     /// The column a date range filters on: when the record happened or began. `None` for a

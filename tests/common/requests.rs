@@ -187,6 +187,7 @@ pub async fn complete_export(app: &TestApp, id: Uuid, contents: &[u8]) -> Object
         sha256: format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(contents)),
         row_counts: Default::default(),
         snapshot_at: Utc::now(),
+        completed_at: data_exports::db::now(),
         expires_at: lifecycle::expiry_from_now(db, claim.organization_id, app.state.config.worker.retention)
             .await
             .unwrap(),

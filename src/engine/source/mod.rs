@@ -10,7 +10,7 @@
 
 mod sqlite;
 
-use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use futures::{
     StreamExt, TryStreamExt,
@@ -48,7 +48,10 @@ impl Filter {
     pub fn new(entity: EntityType, range: DateRange, zone: Tz) -> Option<Filter> {
         let column = entity.date_column()?;
         let bounds = match column.kind {
-            Kind::Timestamp => Bounds::Instants(day_start(zone, range.from), day_start(zone, range.until())),
+            Kind::Timestamp => {
+                let (start, end) = range.instants(zone);
+                Bounds::Instants(start, end)
+            }
             _ => Bounds::Days(range.from, range.until()),
         };
         Some(Filter {
@@ -68,18 +71,6 @@ impl Filter {
 
     fn condition(&self) -> String {
         format!(" AND t.{0} >= $2 AND t.{0} < $3", self.column)
-    }
-}
-
-/// The first instant of `date` in `zone`: its midnight, or, where a daylight-saving gap swallows
-/// midnight, the end of the gap.
-pub fn day_start(zone: Tz, date: NaiveDate) -> DateTime<Utc> {
-    let mut local = date.and_time(NaiveTime::MIN);
-    loop {
-        if let Some(start) = zone.from_local_datetime(&local).earliest() {
-            return start.with_timezone(&Utc);
-        }
-        local += TimeDelta::minutes(15);
     }
 }
 
@@ -307,7 +298,10 @@ where
 
 #[cfg(test)]
 mod tests {
+    use chrono::{NaiveTime, TimeDelta, TimeZone};
+
     use super::*;
+    use crate::exports::scope::day_start;
 
     #[test]
     fn a_day_whose_midnight_is_skipped_starts_when_the_clocks_resume() {

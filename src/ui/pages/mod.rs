@@ -1,5 +1,6 @@
 //! One module per route.
 
+pub mod disclosures;
 pub mod export_confirm;
 pub mod export_details;
 pub mod exports;
