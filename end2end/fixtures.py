@@ -4,7 +4,8 @@ worker must leave the other three as they are: the pending one is scheduled far 
 and the processing one holds a lease that far out. And finance@acme.test has used up its
 hourly allowance of requests (the audit log is what the limit counts), so its next one is refused.
 The completed request covers October 2026, states a purpose and recipient, records its file's
-SHA-256 and row count as the worker would, and expires in three days and an hour.
+SHA-256 and row count as the worker would, and expires in three days and an hour; the ledger of
+disclosures says it carried the records of Globex's first two clients (by name).
 A third organisation, Initech, with one admin (admin@initech.test, the demo password), has two
 pending requests nobody's worker will run yet (scheduled far in the future): one for the hydrated
 run's Cancel and one for the run without JavaScript, told apart by record type.
@@ -34,6 +35,37 @@ def at(minutes_ago):
     return (now - datetime.timedelta(minutes=minutes_ago)).isoformat(timespec="microseconds")
 
 
+def record_disclosure(request_id, completed_at):
+    """The ledger of disclosures as the worker writes it for the completed request: it carried
+    the records of Globex's first two clients in the order a search lists them (by name), numbered
+    0 and 1."""
+    clients = db.execute(
+        "SELECT id FROM clients WHERE organization_id = ? ORDER BY last_name, first_name, medical_record_number "
+        "LIMIT 2",
+        (org,),
+    ).fetchall()
+    for number, (client,) in enumerate(clients):
+        db.execute(
+            "INSERT INTO pf_disclosure_subjects (organization_id, client_id, subject_no) VALUES (?, ?, ?)",
+            (org, client, number),
+        )
+    keep_until = (now + datetime.timedelta(days=2192)).isoformat(timespec="microseconds")
+    db.execute(
+        "INSERT INTO pf_disclosures (export_request_id, organization_id, completed_at, keep_until, export_type, "
+        "export_format, entity_types, date_from, date_to, time_zone, information, purpose, recipient, "
+        "requested_by, client_count) VALUES (?, ?, ?, ?, 'selected_records', 'csv', '[\"clients\"]', "
+        "'2026-10-01', '2026-10-31', 'Europe/London', '[\"phi\",\"general\"]', 'payment', "
+        "'internal: finance team', 'Globex Admin <admin@globex.test>', ?)",
+        (request_id.bytes, org, completed_at, keep_until, len(clients)),
+    )
+    bits = bytearray(512)
+    bits[0] = (1 << len(clients)) - 1
+    db.execute(
+        "INSERT INTO pf_disclosure_blocks (organization_id, block, export_request_id, bits) VALUES (?, 0, ?, ?)",
+        (org, request_id.bytes, bytes(bits)),
+    )
+
+
 rows = [
     # status, type, format, entities, progress, error, minutes ago
     ("failed", "audit_trail", "json", '["audit_logs"]', 0, "The export could not be completed. Please try again.", 40),
@@ -54,6 +86,8 @@ for status, export_type, export_format, entities, progress, error, ago in rows:
         path.write_text("id,first_name\n1,Zoë\n2,\"O'Brien, Jr.\"\n", encoding="utf-8")
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
     scoped = status == "completed"
+    if status == "completed":
+        record_disclosure(request_id, at(ago - 1))
     db.execute(
         "INSERT INTO pf_export_requests (id, organization_id, requested_by, export_type, export_format, "
         "entity_types, status, progress, error, storage_key, file_name, row_count, run_at, requested_at, "

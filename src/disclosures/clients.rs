@@ -32,8 +32,8 @@ impl From<Found> for ClientMatch {
 
 const COLUMNS: &str = "id, medical_record_number, first_name, last_name";
 
-/// The organisation's clients whose record number is `query`, or whose first name, last name or
-/// full name starts with it (any case); by name, at most [`MATCHES`].
+/// The organisation's clients whose record number, first name, last name or full name starts
+/// with `query` (any case); by name, at most [`MATCHES`].
 pub async fn search(db: &Db, organization_id: Uuid, query: &str) -> Result<Vec<ClientMatch>, sqlx::Error> {
     let query = query.trim().to_lowercase();
     let escaped: String = query
@@ -45,15 +45,14 @@ pub async fn search(db: &Db, organization_id: Uuid, query: &str) -> Result<Vec<C
         .collect();
     let prefix = format!("{escaped}%");
     let sql = format!(
-        "SELECT {COLUMNS} FROM clients WHERE organization_id = $1 AND (lower(medical_record_number) = $2 \
-           OR lower(first_name) LIKE $3 ESCAPE '\\' OR lower(last_name) LIKE $3 ESCAPE '\\' \
-           OR lower(first_name || ' ' || last_name) LIKE $3 ESCAPE '\\') \
-         ORDER BY last_name, first_name, medical_record_number LIMIT $4"
+        "SELECT {COLUMNS} FROM clients WHERE organization_id = $1 AND (lower(medical_record_number) LIKE $2 ESCAPE '\\' \
+           OR lower(first_name) LIKE $2 ESCAPE '\\' OR lower(last_name) LIKE $2 ESCAPE '\\' \
+           OR lower(first_name || ' ' || last_name) LIKE $2 ESCAPE '\\') \
+         ORDER BY last_name, first_name, medical_record_number LIMIT $3"
     );
     let found: Vec<Found> = with_db!(db, pool => {
         sqlx::query_as(&sql)
             .bind(organization_id)
-            .bind(&query)
             .bind(&prefix)
             .bind(MATCHES)
             .fetch_all(pool)

@@ -6,6 +6,7 @@ use super::{ExportsResource, ReloadButton};
 use crate::{
     auth::model::Permission,
     exports::model::ListPosition,
+    routes,
     ui::components::{
         export_request_form::NewExportDialog, icons::RefreshIcon, permission_gate::PermissionGate,
     },
@@ -25,6 +26,11 @@ pub(super) fn PageHeader(exports: ExportsResource, page: Memo<ListPosition>) -> 
                     "Request exports of your organisation's records and download them when they are ready."
                 </p>
                 <TimeZoneNote />
+                <PermissionGate permission=Permission::ViewDisclosures quiet=true>
+                    <p class="page-links">
+                        <a href=routes::DISCLOSURES_PAGE>"Accounting of disclosures"</a>
+                    </p>
+                </PermissionGate>
             </div>
             <div class="page-actions">
                 <HelpToggle />
