@@ -6,6 +6,9 @@ use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Instant};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::{EnvFilter, fmt};
 
+mod bench;
+
+use self::bench::{BenchArgs, BenchLedgerArgs};
 use crate::{auth::accounts, config::Config, seed, state::AppState};
 
 #[derive(Debug, Parser)]
@@ -38,32 +41,10 @@ enum Command {
     /// store, print its figures as JSON, and delete the file.
     #[command(hide = true)]
     Bench(BenchArgs),
-}
-
-#[derive(Debug, Args)]
-struct BenchArgs {
-    /// The organisation (name or slug).
-    #[arg(long)]
-    org: String,
-    /// csv, xlsx or json.
-    #[arg(long)]
-    format: String,
-    /// The export type's key (`deidentified_dataset` reads in a fresh random order).
-    #[arg(long, default_value = "selected_records")]
-    export_type: String,
-    /// The entity types (comma-separated keys).
-    #[arg(long, value_delimiter = ',', default_value = "appointments")]
-    entities: Vec<String>,
-    /// The first day (YYYY-MM-DD, in the organisation's time zone); with --to.
-    #[arg(long, default_value = "")]
-    from: String,
-    /// The last day, inclusive; with --from.
-    #[arg(long, default_value = "")]
-    to: String,
-    /// Skip the ledger of disclosures (which clients the file carries, written as a completion
-    /// writes it and then rolled back): to measure what it costs.
-    #[arg(long)]
-    no_ledger: bool,
+    /// Benchmark the ledger of disclosures: record synthetic disclosures of the organisation's
+    /// clients, then answer for random clients; print the figures as JSON. Leaves the entries.
+    #[command(hide = true)]
+    BenchLedger(BenchLedgerArgs),
 }
 
 #[derive(Debug, Args)]
@@ -183,7 +164,8 @@ fn run(cli: Cli) -> CliResult {
             }
             Command::User(command) => user(&state, command).await?,
             Command::Org(command) => org(&state, command).await?,
-            Command::Bench(args) => bench(&state, args).await?,
+            Command::Bench(args) => bench::engine(&state, args).await?,
+            Command::BenchLedger(args) => bench::ledger(&state, args).await?,
         }
         // Closing the pool lets SQLite checkpoint its write-ahead log into the database file.
         state.db.close().await;
@@ -289,84 +271,6 @@ async fn org(state: &AppState, command: OrgCommand) -> CliResult {
             );
         }
     }
-    Ok(())
-}
-
-async fn bench(state: &AppState, args: BenchArgs) -> CliResult {
-    use crate::{
-        engine::{self, Cancel, Plan, Progress, worker},
-        exports::{catalog, model::NewExport},
-    };
-    let organization_id = accounts::find_organization(&state.db, &args.org)
-        .await?
-        .ok_or_else(|| format!("no organisation {}", args.org))?;
-    let spec = catalog::spec(&NewExport {
-        export_type: args.export_type,
-        export_format: args.format,
-        entity_types: args.entities,
-        date_from: args.from,
-        date_to: args.to,
-        ..NewExport::default()
-    })
-    .map_err(|error| error.to_string())?;
-    let export_format = spec.export_format;
-    let plan_type = spec.export_type.key();
-    let zone = accounts::organization_time_zone(&state.db, organization_id).await?;
-    // The row-count preview's question for the same export, timed on its own.
-    let counted = Instant::now();
-    engine::count_rows(&state.db, organization_id, &spec, zone).await?;
-    let count_ms = counted.elapsed().as_secs_f64() * 1000.0;
-    let range = spec
-        .date_range
-        .map_or_else(|| "all time".to_owned(), |range| range.label());
-    let plan = Plan {
-        organization_id,
-        export_request_id: uuid::Uuid::new_v4(),
-        attempt: 1,
-        ledger: !args.no_ledger && !spec.export_type.deidentifies(),
-        spec,
-        time_zone: zone,
-        requested_at: crate::db::now(),
-        requested_by: None,
-    };
-    let started = Instant::now();
-    let produced = engine::produce(
-        &state.db,
-        &state.storage,
-        &plan,
-        worker::settings(&state.config.worker),
-        &Progress::default(),
-        &Cancel::default(),
-    )
-    .await?;
-    // The ledger as a completion writes it (every client new to it, the costliest case), then
-    // rolled back so that runs stay alike.
-    let ledger_started = Instant::now();
-    if let Some(clients) = &produced.clients {
-        let mut tx = state.db.begin().await?;
-        let at = crate::db::now();
-        crate::disclosures::ledger::record_in(&mut tx, plan.disclosure(), clients, at, at).await?;
-        tx.rollback().await?;
-    }
-    let ledger_ms = ledger_started.elapsed().as_secs_f64() * 1000.0;
-    let seconds = started.elapsed().as_secs_f64();
-    state.storage.delete(&produced.key).await?;
-    println!(
-        "{}",
-        serde_json::json!({
-            "database": state.db.backend(),
-            "format": export_format.key(),
-            "export_type": plan_type,
-            "rows": produced.row_count,
-            "bytes": produced.size,
-            "seconds": (seconds * 1000.0).round() / 1000.0,
-            "rows_per_second": (produced.row_count as f64 / seconds).round(),
-            "range": range,
-            "count_ms": (count_ms * 10.0).round() / 10.0,
-            "ledger_clients": produced.clients.as_ref().map(|clients| clients.len()),
-            "ledger_ms": (ledger_ms * 10.0).round() / 10.0,
-        })
-    );
     Ok(())
 }
 

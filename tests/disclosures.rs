@@ -29,6 +29,7 @@ on_both_databases!(
     the_accounting_downloads_as_csv_and_as_a_letter_with_no_internal_ids,
     hostile_input_is_refused_with_a_sentence,
     the_page_finds_a_client_and_shows_their_accounting_without_javascript,
+    a_client_numbered_while_an_export_ran_keeps_their_number,
 );
 
 /// Creates an export with this request body (as the dialog sends it) and lets the worker produce
@@ -529,4 +530,57 @@ async fn the_page_finds_a_client_and_shows_their_accounting_without_javascript(b
         denied.contains("Access denied") && !denied.contains("quality team"),
         "{denied}"
     );
+}
+
+/// An export began before another completion numbered its clients: its completion finds their
+/// numbers and reuses them (one number per client, both exports found).
+async fn a_client_numbered_while_an_export_ran_keeps_their_number(backend: Backend) {
+    use data_exports::{
+        disclosures::ledger::{Carried, Disclosed},
+        exports::{catalog, model::NewExport},
+    };
+    let app = TestApp::seeded(backend).await;
+    let cookie = app.login("admin@acme.test").await;
+    let first = produced(&app, &cookie, identified(&["clients"])).await;
+    let client = one_id(
+        &app,
+        "SELECT id FROM clients WHERE organization_id = $1 ORDER BY id LIMIT 1",
+    )
+    .await;
+    // Loaded before the first completion: the client was not numbered yet.
+    let mut carried = Carried::new([]);
+    carried.note(client);
+    let spec = catalog::spec(&NewExport {
+        export_type: "selected_records".into(),
+        export_format: "csv".into(),
+        entity_types: vec!["clients".into()],
+        purpose: "treatment".into(),
+        recipient: "internal: care team".into(),
+        ..NewExport::default()
+    })
+    .unwrap();
+    let second = Uuid::new_v4();
+    let export = Disclosed {
+        export_request_id: second,
+        organization_id: organization_id(&app, ACME).await,
+        spec: &spec,
+        time_zone: "UTC",
+        requested_by: None,
+    };
+    let mut tx = app.state.db.begin().await.unwrap();
+    let at = data_exports::db::now();
+    ledger::record_in(&mut tx, export, &carried, at, at + TimeDelta::days(1))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        count_for(
+            &app,
+            "SELECT COUNT(*) FROM pf_disclosure_subjects WHERE client_id = $1",
+            client
+        )
+        .await,
+        1
+    );
+    assert_eq!(ledger_of(&app, client).await, vec![second, first]);
 }

@@ -14,7 +14,7 @@ pub mod value;
 pub mod worker;
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::BTreeMap,
     sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
@@ -28,6 +28,7 @@ use uuid::Uuid;
 
 use crate::{
     db::Db,
+    disclosures::ledger::Carried,
     exports::{
         catalog::ValidExport,
         stored::{self, StoredRequest},
@@ -228,7 +229,7 @@ pub struct Produced {
     pub snapshot_at: DateTime<Utc>,
     /// The clients whose records the file carries (any row of theirs, of any record type), when
     /// the plan keeps the ledger.
-    pub clients: Option<HashSet<Uuid>>,
+    pub clients: Option<Carried>,
 }
 
 /// How the engine is tuned.
@@ -363,7 +364,7 @@ async fn produce_file(
 /// What the reader sent: rows per entity type, and whose records they were.
 struct Read {
     row_counts: BTreeMap<EntityType, u64>,
-    clients: Option<HashSet<Uuid>>,
+    clients: Option<Carried>,
 }
 
 /// Where a row names its client: at a column the export writes, or in one read only for the
@@ -393,7 +394,7 @@ fn columns_to_read(plan: &Plan, entity: EntityType) -> (Vec<Column>, Option<Clie
 
 /// Adds the client each of `batch`'s rows names to `clients`, taking off a column read only for
 /// that.
-fn note_clients(batch: &mut [Vec<value::Value>], at: ClientAt, clients: &mut HashSet<Uuid>) {
+fn note_clients(batch: &mut [Vec<value::Value>], at: ClientAt, clients: &mut Carried) {
     for row in batch {
         let taken;
         let cell = match at {
@@ -406,7 +407,7 @@ fn note_clients(batch: &mut [Vec<value::Value>], at: ClientAt, clients: &mut Has
         if let Some(value::Value::Text(id)) = cell
             && let Ok(id) = Uuid::try_parse(id)
         {
-            clients.insert(id);
+            clients.note(id);
         }
     }
 }
@@ -433,7 +434,12 @@ async fn read_all(
         None => Order::Stored,
     };
     let mut counts = BTreeMap::new();
-    let mut clients = plan.ledger.then(HashSet::new);
+    // The clients the ledger has numbered, read from the same snapshot, so each row's client
+    // becomes a bit (a client numbered later is noted by id and numbered at completion).
+    let mut clients = match plan.ledger {
+        true => Some(Carried::new(snapshot.subjects(plan.organization_id).await?)),
+        false => None,
+    };
     // The rate limit's clock: rows read since the start.
     let (started, mut read) = (tokio::time::Instant::now(), 0u64);
     for entity in &plan.spec.entity_types {

@@ -108,6 +108,17 @@ pub struct Column {
 }
 
 impl Column {
+    /// A column of the app's own tables (not an organisation's records), read by the engine:
+    /// general, and never in an export.
+    pub const fn internal(name: &'static str, kind: Kind) -> Column {
+        Column {
+            name,
+            kind,
+            class: Class::General,
+            deidentify: Deidentify::Remove,
+        }
+    }
+
     /// Whether a de-identified export keeps it (changed or not).
     pub fn survives_deidentification(&self) -> bool {
         self.deidentify != Deidentify::Remove

@@ -250,6 +250,46 @@ impl Snapshot {
         }
     }
 
+    /// The organisation's clients the ledger of disclosures has numbered, with their numbers.
+    pub async fn subjects(&mut self, organization_id: Uuid) -> Result<Vec<(Uuid, u32)>, sqlx::Error> {
+        let sql = crate::disclosures::ledger::SUBJECTS_SQL;
+        let pairs: Vec<(Uuid, i64)> = match self {
+            Snapshot::Sqlite(sqlite) => {
+                let columns = vec![
+                    Column::internal("client_id", Kind::Id),
+                    Column::internal("subject_no", Kind::Integer),
+                ];
+                let query = sqlite_query(sql.to_owned(), organization_id, None);
+                let mut batches = sqlite.read(query, columns, 10_000)?;
+                let mut pairs = Vec::new();
+                while let Some(batch) = batches.recv().await {
+                    for row in batch? {
+                        if let [Value::Text(id), Value::Int(number)] = row.as_slice() {
+                            pairs.push((
+                                Uuid::try_parse(id).map_err(|e| sqlx::Error::Decode(e.into()))?,
+                                *number,
+                            ));
+                        }
+                    }
+                }
+                pairs
+            }
+            Snapshot::Postgres(tx) => {
+                let rows: Vec<(Uuid, i32)> = sqlx::query_as(sql)
+                    .bind(organization_id)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                rows.into_iter()
+                    .map(|(id, number)| (id, i64::from(number)))
+                    .collect()
+            }
+        };
+        Ok(pairs
+            .into_iter()
+            .filter_map(|(id, number)| Some((id, u32::try_from(number).ok()?)))
+            .collect())
+    }
+
     /// Ends the snapshot (it only ever read).
     pub async fn close(self) -> Result<(), sqlx::Error> {
         match self {
