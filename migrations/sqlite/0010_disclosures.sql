@@ -11,7 +11,7 @@ CREATE TABLE pf_disclosure_subjects (
     subject_no       INTEGER NOT NULL CHECK (subject_no >= 0),
     PRIMARY KEY (organization_id, client_id),
     UNIQUE (organization_id, subject_no)
-);
+) WITHOUT ROWID;
 
 -- One identified export: what was disclosed, when, to whom, why and at whose request, as it was
 -- when the export completed.

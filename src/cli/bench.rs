@@ -164,7 +164,7 @@ pub(super) async fn ledger(state: &AppState, args: BenchLedgerArgs) -> CliResult
     let now = crate::db::now();
     let (mut full_ms, mut partial_ms, mut pairs) = (Vec::new(), Vec::new(), 0usize);
     // As an export loads them before it reads: after the first (which numbers every client).
-    let mut known: Vec<(Uuid, u32)> = Vec::new();
+    let (mut known, mut first_ms): (Vec<(Uuid, u32)>, f64) = (Vec::new(), 0.0);
     for n in 0..args.exports {
         let mut carried = Carried::new(known.iter().copied());
         if n % 10 == 0 {
@@ -201,6 +201,7 @@ pub(super) async fn ledger(state: &AppState, args: BenchLedgerArgs) -> CliResult
             partial_ms.push(ms)
         }
         if n == 0 {
+            first_ms = (ms * 10.0).round() / 10.0;
             known = with_db!(db, pool => {
                 sqlx::query_as::<_, (Uuid, i32)>(ledger::SUBJECTS_SQL).bind(organization_id).fetch_all(pool).await
             })?
@@ -243,6 +244,7 @@ pub(super) async fn ledger(state: &AppState, args: BenchLedgerArgs) -> CliResult
             "blocks": blocks,
             "bits_bytes": bits_bytes,
             "stored_bytes": stored_bytes,
+            "write_first_ms": first_ms,
             "write_full_ms_p50": quantile(&mut full_ms, 0.5),
             "write_partial_ms_p50": quantile(&mut partial_ms, 0.5),
             "answer_ms_p50": quantile(&mut answer_ms, 0.5),

@@ -63,6 +63,9 @@ type Ids<V> = HashMap<Uuid, V, BuildHasherDefault<IdHasher>>;
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Carried {
     known: Ids<u32>,
+    /// The highest number among them: if it is still the highest at completion, nobody numbered
+    /// a client since, and the new ones need no looking up.
+    highest: Option<u32>,
     bits: Vec<u64>,
     new: HashSet<Uuid, BuildHasherDefault<IdHasher>>,
 }
@@ -70,8 +73,10 @@ pub struct Carried {
 impl Carried {
     /// Before reading: `known` are the organisation's numbered clients ([`SUBJECTS_SQL`]).
     pub fn new(known: impl IntoIterator<Item = (Uuid, u32)>) -> Carried {
+        let known: Ids<u32> = known.into_iter().collect();
         Carried {
-            known: known.into_iter().collect(),
+            highest: known.values().copied().max(),
+            known,
             ..Carried::default()
         }
     }
@@ -253,11 +258,24 @@ async fn numbers_of(tx: &mut Tx, organization_id: Uuid, clients: &Carried) -> Re
             .execute(&mut **conn)
             .await?;
     }
+    let highest: Option<i32> = with_tx!(tx, conn => {
+        sqlx::query_scalar("SELECT MAX(subject_no) FROM pf_disclosure_subjects WHERE organization_id = $1")
+            .bind(organization_id)
+            .fetch_one(&mut *conn)
+            .await
+    })?;
+    let highest = highest.map(|highest| highest as u32);
     // Numbered in id order: the same clients get the same numbers whatever the set's order.
     let mut new: Vec<Uuid> = clients.new.iter().copied().collect();
     new.sort();
     let mut numbered: Ids<u32> = Ids::default();
-    for chunk in new.chunks(INSERT_ROWS) {
+    // Only if another completion numbered clients since the export began may some be numbered.
+    let lookups = if highest == clients.highest {
+        &[][..]
+    } else {
+        &new[..]
+    };
+    for chunk in lookups.chunks(INSERT_ROWS) {
         let sql = format!(
             "{SUBJECTS_SQL} AND client_id IN ({})",
             (2..chunk.len() + 2)
@@ -274,13 +292,7 @@ async fn numbers_of(tx: &mut Tx, organization_id: Uuid, clients: &Carried) -> Re
         })?;
         numbered.extend(found.into_iter().map(|(client, number)| (client, number as u32)));
     }
-    let highest: Option<i32> = with_tx!(tx, conn => {
-        sqlx::query_scalar("SELECT MAX(subject_no) FROM pf_disclosure_subjects WHERE organization_id = $1")
-            .bind(organization_id)
-            .fetch_one(&mut *conn)
-            .await
-    })?;
-    let mut next = highest.map_or(0, |highest| highest as u32 + 1);
+    let mut next = highest.map_or(0, |highest| highest + 1);
     let mut fresh = Vec::new();
     for client in new {
         match numbered.get(&client) {
