@@ -56,6 +56,7 @@ async fn each_demo_user_holds_exactly_their_roles_permissions(backend: Backend) 
             "admin",
             "org_admin",
             &[
+                "pf.disclosures.view",
                 "pf.export_requests.create",
                 "pf.export_requests.delete",
                 "pf.export_requests.view",
