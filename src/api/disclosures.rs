@@ -163,23 +163,13 @@ async fn whole(
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<Whole, AppError> {
-    use crate::{
-        audit::{self, AuditEntry, AuditEvent},
-        disclosures::{accounting, clients, ledger, period},
-    };
+    use crate::disclosures::{accounting, clients, ledger, period};
     let (state, user) = (&caller.state, &caller.user);
     let zone = crate::auth::accounts::time_zone(&user.organization_time_zone)?;
     let today = crate::db::now().with_timezone(&zone).date_naive();
     let period = period::parse(from, to, today, state.config.worker.disclosure_retention_days)?;
     let Some(found) = clients::find(&state.db, user.organization_id, client).await? else {
-        audit::record(
-            &state.db,
-            AuditEntry::new(AuditEvent::AccessDenied)
-                .by(user)
-                .target("client", client)
-                .payload(serde_json::json!({ "action": "disclosures", "reason": "not_found" })),
-        )
-        .await?;
+        super::denied(caller, ("client", client), "disclosures", "not_found").await?;
         return Err(AppError::NotFound);
     };
     let (start, end) = period.instants(zone);

@@ -233,7 +233,6 @@ async fn queue_request(
 #[server(endpoint = "cancel_export_request")]
 pub async fn cancel_export_request(id: Uuid) -> Result<Cancelled, AppError> {
     use crate::{
-        audit::{self, AuditEntry, AuditEvent},
         auth::model::Permission,
         exports::{
             lifecycle::{self, NotCancelled},
@@ -244,14 +243,7 @@ pub async fn cancel_export_request(id: Uuid) -> Result<Cancelled, AppError> {
     let (state, user) = (&caller.state, &caller.user);
     let found = find_own(&caller, id, "cancel").await?;
     if found.requested_by != Some(user.user_id) && !user.has(Permission::DeleteExports) {
-        audit::record(
-            &state.db,
-            AuditEntry::new(AuditEvent::AccessDenied)
-                .by(user)
-                .target("export_request", id)
-                .payload(serde_json::json!({ "action": "cancel", "reason": "forbidden" })),
-        )
-        .await?;
+        super::denied(&caller, ("export_request", id), "cancel", "forbidden").await?;
         return Err(AppError::Forbidden {
             permission: Permission::DeleteExports.key().to_owned(),
         });
@@ -437,18 +429,10 @@ async fn find_own(
     id: Uuid,
     action: &str,
 ) -> Result<crate::exports::stored::StoredRequest, AppError> {
-    use crate::audit::{self, AuditEntry, AuditEvent};
     let (state, user) = (&caller.state, &caller.user);
     if let Some(found) = crate::exports::repo::find(&state.db, user.organization_id, id).await? {
         return Ok(found);
     }
-    audit::record(
-        &state.db,
-        AuditEntry::new(AuditEvent::AccessDenied)
-            .by(user)
-            .target("export_request", id)
-            .payload(serde_json::json!({ "action": action, "reason": "not_found" })),
-    )
-    .await?;
+    super::denied(caller, ("export_request", id), action, "not_found").await?;
     Err(AppError::NotFound)
 }

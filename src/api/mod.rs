@@ -6,6 +6,27 @@ pub mod auth;
 pub mod disclosures;
 pub mod exports;
 
+/// Audits a denial of `target` `id` for `action` (`reason`: `not_found`, `forbidden`, …) by the
+/// caller; the server functions answer it as the error they return.
+#[cfg(feature = "ssr")]
+pub async fn denied(
+    caller: &crate::auth::guard::Authorized,
+    (target, id): (&'static str, uuid::Uuid),
+    action: &str,
+    reason: &str,
+) -> Result<(), crate::error::AppError> {
+    use crate::audit::{self, AuditEntry, AuditEvent};
+    audit::record(
+        &caller.state.db,
+        AuditEntry::new(AuditEvent::AccessDenied)
+            .by(&caller.user)
+            .target(target, id)
+            .payload(serde_json::json!({ "action": action, "reason": reason })),
+    )
+    .await?;
+    Ok(())
+}
+
 /// After a server function called by a plain HTML form (JavaScript off: the browser asked for a
 /// page, not data), sends the browser to `path` with a 303 instead of back to the form's page.
 /// Calls from the app's own client are left alone: they handle the result in place.
