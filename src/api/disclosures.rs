@@ -108,17 +108,10 @@ pub async fn disclosure_accounting(
     // Deleted once its link has run out, by the same sweep as every other file.
     let due = crate::db::now() + chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::hours(1));
     crate::exports::deletions::note_later(&state.db, file_id, &key, due).await?;
-    let mut writer = state
+    let body = futures::stream::iter([Ok::<_, crate::storage::StorageError>(bytes::Bytes::from(bytes))]);
+    state
         .storage
-        .writer(&key, content_type)
-        .await
-        .map_err(|e| AppError::internal("storing an accounting", e))?;
-    writer
-        .write(&bytes)
-        .await
-        .map_err(|e| AppError::internal("storing an accounting", e))?;
-    writer
-        .finish()
+        .put_stream(&key, content_type, body)
         .await
         .map_err(|e| AppError::internal("storing an accounting", e))?;
     let today = crate::db::now().with_timezone(&found.zone).format("%Y-%m-%d");

@@ -436,9 +436,10 @@ async fn read_all(
     let mut counts = BTreeMap::new();
     // The clients the ledger has numbered, read from the same snapshot, so each row's client
     // becomes a bit (a client numbered later is noted by id and numbered at completion).
-    let mut clients = match plan.ledger {
-        true => Some(Carried::new(snapshot.subjects(plan.organization_id).await?)),
-        false => None,
+    let mut clients = if plan.ledger {
+        Some(Carried::new(snapshot.subjects(plan.organization_id).await?))
+    } else {
+        None
     };
     // The rate limit's clock: rows read since the start.
     let (started, mut read) = (tokio::time::Instant::now(), 0u64);
